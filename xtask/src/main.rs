@@ -1,6 +1,46 @@
 //! `cargo xtask`: the project's commands. It only parses options and wires the
 //! library crates together; every algorithm lives in a library crate.
 
-fn main() {
-    println!("xtask: no commands yet");
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod fetch;
+mod train;
+
+/// backprop's project commands (run them as `cargo xtask <command>`).
+#[derive(Parser)]
+#[command(name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Download (or copy from a mirror) and verify an MNIST-family data set.
+    FetchMnist(fetch::FetchArgs),
+    /// Train the two-layer net (fetches the data if missing), write metrics and plots.
+    Train(train::TrainArgs),
+    /// Compare backprop against numerical gradients on three training images.
+    Gradcheck(train::GradcheckArgs),
+    /// Test accuracy and confusion matrix of a saved model.
+    Eval(train::EvalArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::FetchMnist(args) => fetch::run(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Gradcheck(args) => train::gradcheck(&args),
+        Command::Eval(args) => train::eval(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
