@@ -445,7 +445,10 @@ where
 fn nth<F: Copy, D: Dimension>(a: &mut Array<F, D>, i: usize) -> F {
     match a.as_slice_memory_order() {
         Some(s) => s[i],
-        None => *a.iter().nth(i).unwrap_or_else(|| unreachable!("index below len")),
+        None => *a
+            .iter()
+            .nth(i)
+            .unwrap_or_else(|| unreachable!("index below len")),
     }
 }
 
@@ -520,7 +523,15 @@ mod tests {
     fn bad_targets_are_errors() {
         let x = array![[0.0_f64, 1.0], [1.0, 0.0]];
         let err = cross_entropy_from_logits(x.view(), Targets::Labels(&[0, 2])).unwrap_err();
-        assert!(matches!(err, CoreError::LabelOutOfRange { label: 2, row: 1, classes: 2, .. }));
+        assert!(matches!(
+            err,
+            CoreError::LabelOutOfRange {
+                label: 2,
+                row: 1,
+                classes: 2,
+                ..
+            }
+        ));
         assert!(err.to_string().contains("label 2 at row 1"));
         let err = cross_entropy_from_logits(x.view(), Targets::Labels(&[0])).unwrap_err();
         assert!(matches!(err, CoreError::Shape { .. }), "{err}");
@@ -562,8 +573,8 @@ mod tests {
         // f(x) = sum x^2 has gradient 2x; central differences are exact for quadratics.
         let mut x = array![[3.0_f64, 4.0], [-1.0, 0.5]];
         let before = x.clone();
-        let g = numerical_gradient(&mut x, |x| Ok::<_, CoreError>(x.mapv(|v| v * v).sum()))
-            .unwrap();
+        let g =
+            numerical_gradient(&mut x, |x| Ok::<_, CoreError>(x.mapv(|v| v * v).sum())).unwrap();
         assert_eq!(x, before, "x must be restored");
         for (g, x) in g.iter().zip(x.iter()) {
             assert!((g - 2.0 * x).abs() < 1e-8, "{g} vs {}", 2.0 * x);

@@ -1,0 +1,141 @@
+//! The fully connected layer [`Affine`]: `x W + b`.
+
+use bp_core::{check_same_shape, check_width, Float};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+
+use crate::{Layer, LayerError, Param, ParamMut, Result};
+
+/// Fully connected layer `out = x W + b`.
+///
+/// Backward: `dx = dout Wᵀ`, `dW = xᵀ dout`, `db` = column sums of `dout`.
+///
+/// # Shapes
+/// `W: (input, output)`, `b: (output)`, `x: (batch, input)` -> `(batch, output)`.
+#[derive(Debug, Clone)]
+pub struct Affine<F> {
+    w_name: String,
+    b_name: String,
+    /// Weights `(input, output)`.
+    pub w: Array2<F>,
+    /// Bias `(output)`.
+    pub b: Array1<F>,
+    /// Gradient of the loss with respect to `w`, set by `backward`.
+    pub dw: Array2<F>,
+    /// Gradient of the loss with respect to `b`, set by `backward`.
+    pub db: Array1<F>,
+    /// The input of the last forward pass (a reused buffer).
+    x: Option<Array2<F>>,
+}
+
+impl<F: Float> Affine<F> {
+    /// An affine layer with the given weights and bias; `index` names its
+    /// parameters `W{index}` and `b{index}` as in the book.
+    pub fn new(w: Array2<F>, b: Array1<F>, index: usize) -> Result<Self> {
+        if w.ncols() != b.len() {
+            return Err(LayerError::Config(format!(
+                "Affine{index}: W is {:?} but b has {} elements",
+                w.shape(),
+                b.len()
+            )));
+        }
+        let (dw, db) = (Array2::zeros(w.raw_dim()), Array1::zeros(b.raw_dim()));
+        Ok(Self {
+            w_name: format!("W{index}"),
+            b_name: format!("b{index}"),
+            w,
+            b,
+            dw,
+            db,
+            x: None,
+        })
+    }
+
+    /// Input width.
+    pub fn input_size(&self) -> usize {
+        self.w.nrows()
+    }
+
+    /// Output width.
+    pub fn output_size(&self) -> usize {
+        self.w.ncols()
+    }
+
+    fn op(&self) -> String {
+        format!("Affine({})", self.w_name)
+    }
+
+    /// `x W + b` without caching anything: for inference.
+    pub fn apply(&self, x: ArrayView2<'_, F>) -> Result<Array2<F>> {
+        check_width(&self.op(), &x, self.input_size())?;
+        let mut out = x.dot(&self.w);
+        out += &self.b;
+        Ok(out)
+    }
+
+    /// Computes `dW` and `db` only, skipping `dx`: for the first layer, whose `dx` nobody uses.
+    pub fn backward_params(&mut self, dout: ArrayView2<'_, F>) -> Result<()> {
+        let x = self.x.as_ref().ok_or(LayerError::BackwardBeforeForward {
+            layer: format!("Affine({})", self.w_name),
+        })?;
+        check_same_shape(
+            &format!("Affine({}) backward", self.w_name),
+            &[x.nrows(), self.w.ncols()],
+            &dout,
+        )?;
+        general_mat_mul(F::one(), &x.t(), &dout, F::zero(), &mut self.dw);
+        self.db = dout.sum_axis(Axis(0));
+        Ok(())
+    }
+}
+
+impl<F: Float> Layer<F> for Affine<F> {
+    fn name(&self) -> &str {
+        "Affine"
+    }
+
+    fn forward(&mut self, x: ArrayView2<'_, F>) -> Result<Array2<F>> {
+        let out = self.apply(x)?;
+        // Keep the input for backward in a buffer reused across batches of one size.
+        match &mut self.x {
+            Some(cache) if cache.dim() == x.dim() => cache.assign(&x),
+            cache => *cache = Some(x.to_owned()),
+        }
+        Ok(out)
+    }
+
+    fn backward(&mut self, dout: ArrayView2<'_, F>) -> Result<Array2<F>> {
+        self.backward_params(dout)?;
+        Ok(dout.dot(&self.w.t()))
+    }
+
+    fn params(&self) -> Vec<Param<'_, F>> {
+        vec![
+            Param {
+                name: &self.w_name,
+                value: self.w.view().into_dyn(),
+                grad: self.dw.view().into_dyn(),
+            },
+            Param {
+                name: &self.b_name,
+                value: self.b.view().into_dyn(),
+                grad: self.db.view().into_dyn(),
+            },
+        ]
+    }
+
+    fn params_mut(&mut self) -> Vec<ParamMut<'_, F>> {
+        vec![
+            ParamMut {
+                name: &self.w_name,
+                value: self.w.view_mut().into_dyn(),
+                grad: self.dw.view().into_dyn(),
+            },
+            ParamMut {
+                name: &self.b_name,
+                value: self.b.view_mut().into_dyn(),
+                grad: self.db.view().into_dyn(),
+            },
+        ]
+    }
+}
