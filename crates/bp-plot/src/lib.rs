@@ -228,7 +228,11 @@ pub fn plot_loss_with(path: &Path, loss: &[f64], options: &PlotOptions) -> Resul
 }
 
 /// Renders the loss figure into memory (PNG bytes or SVG text as UTF-8).
-pub fn render_loss(format: Format, loss: &[f64], options: &PlotOptions) -> Result<Vec<u8>, PlotError> {
+pub fn render_loss(
+    format: Format,
+    loss: &[f64],
+    options: &PlotOptions,
+) -> Result<Vec<u8>, PlotError> {
     check_finite(LOSS_SERIES, loss)?;
     render(format, options, |root| draw_loss(root, loss, options))
 }
@@ -316,7 +320,8 @@ where
             // Each side is at most MAX_SIDE, so this cannot overflow.
             let mut buf = vec![0u8; width as usize * height as usize * 3];
             {
-                let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
+                let root =
+                    BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
                 draw(DynArea::Bitmap(root))?;
             }
             encode_png(&buf, width, height)
@@ -444,8 +449,16 @@ where
 
     let line = (2.0 * scale).round().max(1.0) as u32;
     let marker = (5.0 * scale).round().max(2.0) as i32;
-    let train_pts: Vec<(f64, f64)> = train.iter().enumerate().map(|(i, &a)| (i as f64, a)).collect();
-    let test_pts: Vec<(f64, f64)> = test.iter().enumerate().map(|(i, &a)| (i as f64, a)).collect();
+    let train_pts: Vec<(f64, f64)> = train
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| (i as f64, a))
+        .collect();
+    let test_pts: Vec<(f64, f64)> = test
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| (i as f64, a))
+        .collect();
     let train_style = TRAIN_COLOR.stroke_width(line);
     let test_style = TEST_COLOR.stroke_width(line);
 
@@ -469,7 +482,12 @@ where
     let dash = (10.0 * scale).round().max(2.0) as i32;
     let gap = (6.0 * scale).round().max(2.0) as i32;
     chart
-        .draw_series(DashedLineSeries::new(test_pts.iter().copied(), dash, gap, test_style))
+        .draw_series(DashedLineSeries::new(
+            test_pts.iter().copied(),
+            dash,
+            gap,
+            test_style,
+        ))
         .map_err(drawing)?
         .label(TEST_SERIES)
         .legend(move |(x, y)| {
@@ -646,11 +664,16 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io(dir))?;
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // A plot is an ordinary file: 0o666 less the umask, not tempfile's private 0o600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(io(dir))?;
     tmp.write_all(bytes).map_err(io(tmp.path()))?;
     tmp.as_file().sync_all().map_err(io(tmp.path()))?;
     tmp.persist(path).map_err(|e| PlotError::Io {
@@ -667,14 +690,23 @@ mod tests {
     #[test]
     fn moving_average_is_centred() {
         assert_eq!(moving_average(&[], 3), Vec::<f64>::new());
-        assert_eq!(moving_average(&[1.0, 2.0, 3.0, 4.0, 5.0], 3), vec![1.5, 2.0, 3.0, 4.0, 4.5]);
+        assert_eq!(
+            moving_average(&[1.0, 2.0, 3.0, 4.0, 5.0], 3),
+            vec![1.5, 2.0, 3.0, 4.0, 4.5]
+        );
         assert_eq!(moving_average(&[1.0, 2.0], 1), vec![1.0, 2.0]);
     }
 
     #[test]
     fn formats_from_extension() {
-        assert_eq!(Format::from_path(Path::new("a/b.PNG")).ok(), Some(Format::Png));
-        assert_eq!(Format::from_path(Path::new("b.svg")).ok(), Some(Format::Svg));
+        assert_eq!(
+            Format::from_path(Path::new("a/b.PNG")).ok(),
+            Some(Format::Png)
+        );
+        assert_eq!(
+            Format::from_path(Path::new("b.svg")).ok(),
+            Some(Format::Svg)
+        );
         assert!(matches!(
             Format::from_path(Path::new("b.jpg")),
             Err(PlotError::UnsupportedFormat { .. })
