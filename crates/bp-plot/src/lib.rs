@@ -414,10 +414,10 @@ where
     let mut builder = ChartBuilder::on(root);
     builder
         .margin((20.0 * scale) as i32)
-        .x_label_area_size((60.0 * scale) as i32)
-        .y_label_area_size((80.0 * scale) as i32);
+        .x_label_area_size((60.0 * scale).max(48.0) as i32)
+        .y_label_area_size((80.0 * scale).max(62.0) as i32);
     if let Some(title) = &options.title {
-        builder.caption(title, font(26.0 * scale));
+        builder.caption(title, font((26.0 * scale).max(16.0)));
     }
     let mut chart = builder
         .build_cartesian_2d(x0..x1, 0.0..1.0)
@@ -432,8 +432,8 @@ where
         .y_labels(6)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
-        .label_style(font(18.0 * scale))
-        .axis_desc_style(font(21.0 * scale))
+        .label_style(font((18.0 * scale).max(13.0)))
+        .axis_desc_style(font((21.0 * scale).max(15.0)))
         .x_desc("epochs")
         .y_desc("accuracy")
         .axis_style(BLACK.stroke_width(1))
@@ -511,7 +511,7 @@ where
         .position(SeriesLabelPosition::LowerRight)
         .margin((12.0 * scale) as i32)
         .legend_area_size((40.0 * scale).max(36.0) as i32)
-        .label_font(font(18.0 * scale))
+        .label_font(font((18.0 * scale).max(13.0)))
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(204, 204, 204))
         .draw()
@@ -539,10 +539,10 @@ where
     let mut builder = ChartBuilder::on(root);
     builder
         .margin((20.0 * scale) as i32)
-        .x_label_area_size((60.0 * scale) as i32)
-        .y_label_area_size((80.0 * scale) as i32);
+        .x_label_area_size((60.0 * scale).max(48.0) as i32)
+        .y_label_area_size((80.0 * scale).max(62.0) as i32);
     if let Some(title) = &options.title {
-        builder.caption(title, font(26.0 * scale));
+        builder.caption(title, font((26.0 * scale).max(16.0)));
     }
     let mut chart = builder
         .build_cartesian_2d(x0..x1, y0..y1)
@@ -556,8 +556,8 @@ where
         .y_labels(8)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
-        .label_style(font(18.0 * scale))
-        .axis_desc_style(font(21.0 * scale))
+        .label_style(font((18.0 * scale).max(13.0)))
+        .axis_desc_style(font((21.0 * scale).max(15.0)))
         .x_desc("iterations")
         .y_desc("loss")
         .axis_style(BLACK.stroke_width(1))
@@ -572,7 +572,13 @@ where
 
     let line = (2.0 * scale).round().max(1.0) as u32;
     let points = loss.iter().enumerate().map(|(i, &l)| (i as f64, l));
-    let raw = LOSS_COLOR.stroke_width(1);
+    let window = moving_average_window(n);
+    // With no moving average over it, the raw curve is the only line: draw it in the strong colour.
+    let raw = if window > 1 {
+        LOSS_COLOR.stroke_width(1)
+    } else {
+        LOSS_AVG_COLOR.stroke_width(line)
+    };
     if n == 1 {
         chart
             .draw_series(std::iter::once(Circle::new(
@@ -590,7 +596,6 @@ where
             .label(LOSS_SERIES)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], raw));
     }
-    let window = moving_average_window(n);
     if window > 1 {
         let avg = moving_average(loss, window);
         let style = LOSS_AVG_COLOR.stroke_width(line);
@@ -605,16 +610,28 @@ where
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(loss_legend_position(loss, y0, y1))
         .margin((12.0 * scale) as i32)
         .legend_area_size((40.0 * scale).max(36.0) as i32)
-        .label_font(font(18.0 * scale))
+        .label_font(font((18.0 * scale).max(13.0)))
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(204, 204, 204))
         .draw()
         .map_err(drawing)?;
     root.present().map_err(drawing)?;
     Ok(())
+}
+
+/// Upper right, where a falling loss curve leaves room, unless the curve's last
+/// tenth lies in the upper half of the plot: then lower right.
+fn loss_legend_position(loss: &[f64], y0: f64, y1: f64) -> SeriesLabelPosition {
+    let tail = &loss[loss.len() - loss.len().div_ceil(10)..];
+    let mean = tail.iter().sum::<f64>() / tail.len() as f64;
+    if mean > y0 + 0.5 * (y1 - y0) {
+        SeriesLabelPosition::LowerRight
+    } else {
+        SeriesLabelPosition::UpperRight
+    }
 }
 
 /// y range of the loss plot: from 0 (or the minimum if negative) to the maximum plus 5 %.
