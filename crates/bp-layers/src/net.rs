@@ -185,11 +185,20 @@ impl<F: Float> MultiLayerNet<F> {
 
     /// Forward pass through every layer (caching for backward), then the loss.
     pub fn loss(&mut self, x: ArrayView2<'_, F>, t: Targets<'_, F>) -> Result<F> {
-        let mut h = self.affines[0].forward(x)?;
-        let n = self.activations.len();
-        for i in 0..n {
-            h = self.activations[i].layer().forward(h.view())?;
-            h = self.affines[i + 1].forward(h.view())?;
+        let h = self.affines[0].forward(x)?;
+        self.loss_after_first(h, t)
+    }
+
+    /// The forward pass after the first Affine layer, given its output `h1`.
+    ///
+    /// With [`backward_to_first`](Self::backward_to_first) this is the seam where
+    /// another implementation of the first layer's products (such as the sparse
+    /// path in [`crate::sparse`]) plugs in; the rest of the net stays the book's.
+    pub fn loss_after_first(&mut self, h1: Array2<F>, t: Targets<'_, F>) -> Result<F> {
+        let mut h = h1;
+        for (act, affine) in self.activations.iter_mut().zip(&mut self.affines[1..]) {
+            h = act.layer().forward(h.view())?;
+            h = affine.forward(h.view())?;
         }
         self.last.forward(h.view(), t)
     }
@@ -208,14 +217,25 @@ impl<F: Float> MultiLayerNet<F> {
     /// Backward pass after [`loss`](Self::loss): leaves every parameter's gradient
     /// in its layer (see [`params_mut`](Self::params_mut)).
     pub fn backward(&mut self) -> Result<()> {
-        let mut dout = self.last.backward(F::one())?;
-        let n = self.activations.len();
-        for i in (0..n).rev() {
-            dout = self.affines[i + 1].backward(dout.view())?;
-            dout = self.activations[i].layer().backward(dout.view())?;
-        }
+        let dout = self.backward_to_first()?;
         // Nobody needs dL/dx of the input images: skip that product.
         self.affines[0].backward_params(dout.view())
+    }
+
+    /// Backward pass down to the output of the first Affine layer: fills the
+    /// gradients of every later layer and returns `dL/dh1`.
+    pub fn backward_to_first(&mut self) -> Result<Array2<F>> {
+        let mut dout = self.last.backward(F::one())?;
+        for (act, affine) in self
+            .activations
+            .iter_mut()
+            .zip(&mut self.affines[1..])
+            .rev()
+        {
+            dout = affine.backward(dout.view())?;
+            dout = act.layer().backward(dout.view())?;
+        }
+        Ok(dout)
     }
 
     /// Loss then backward in one call; returns the loss, gradients stay in the layers.
