@@ -38,6 +38,7 @@ mod affine;
 mod net;
 mod scalar;
 mod softmax_with_loss;
+pub mod sparse;
 
 pub use activation::{Relu, Sigmoid};
 pub use affine::Affine;

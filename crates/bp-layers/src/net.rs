@@ -172,7 +172,12 @@ impl<F: Float> MultiLayerNet<F> {
 
     /// Class scores (logits) for `x`. Caches nothing, so `&self` is enough.
     pub fn predict(&self, x: ArrayView2<'_, F>) -> Result<Array2<F>> {
-        let mut h = self.affines[0].apply(x)?;
+        self.predict_after_first(self.affines[0].apply(x)?)
+    }
+
+    /// Class scores given the first Affine layer's output `h1` (see [`loss_after_first`](Self::loss_after_first)).
+    pub fn predict_after_first(&self, h1: Array2<F>) -> Result<Array2<F>> {
+        let mut h = h1;
         for (affine, act) in self.affines[1..].iter().zip(&self.activations) {
             match act {
                 ActivationLayer::Relu(_) => h.mapv_inplace(bp_core::relu),

@@ -1,0 +1,95 @@
+//! Layer and training-step costs at the seed's shapes (batch 100, 784 -> 50 -> 10), f32.
+//!
+//! `cargo bench -p bp-layers`. Inputs are synthetic with MNIST's density (19% non-zero).
+
+use std::hint::black_box;
+
+use bp_core::Targets;
+use bp_layers::sparse::{
+    sparse_affine_backward, sparse_affine_forward, sparse_backprop, SparseRows,
+};
+use bp_layers::{Affine, Layer, Relu, SoftmaxWithLoss, TwoLayerNet};
+use criterion::{criterion_group, criterion_main, Criterion};
+use ndarray::{Array1, Array2};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const BATCH: usize = 100;
+
+fn inputs() -> (Array2<u8>, Array2<f32>, Vec<usize>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let x = Array2::from_shape_simple_fn((BATCH, 784), || {
+        if rng.random_bool(0.19) {
+            rng.random_range(1..=255u8)
+        } else {
+            0
+        }
+    });
+    let xf = x.mapv(|v| f32::from(v) / 255.0);
+    let labels = (0..BATCH).map(|i| i % 10).collect();
+    (x, xf, labels)
+}
+
+fn layers(c: &mut Criterion) {
+    let (x, xf, labels) = inputs();
+    let sparse = SparseRows::from_u8(x.view(), 1.0 / 255.0).expect("sparse");
+    let rows: Vec<usize> = (0..BATCH).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let w = bp_core::init_normal::<f32, _>(&mut rng, 784, 50, 0.01).expect("init");
+    let mut affine = Affine::new(w.clone(), Array1::zeros(50), 1).expect("affine");
+    let dout = Array2::<f32>::from_elem((BATCH, 50), 0.01);
+
+    c.bench_function("affine_forward_dense", |b| {
+        b.iter(|| affine.forward(black_box(xf.view())).expect("forward"))
+    });
+    c.bench_function("affine_backward_dense", |b| {
+        b.iter(|| affine.backward(black_box(dout.view())).expect("backward"))
+    });
+    let mut out = Array2::zeros((BATCH, 50));
+    c.bench_function("affine_forward_sparse", |b| {
+        b.iter(|| {
+            sparse_affine_forward(&sparse, &rows, w.view(), affine.b.view(), &mut out)
+                .expect("forward")
+        })
+    });
+    let (mut dw, mut db) = (Array2::zeros((784, 50)), Array1::zeros(50));
+    c.bench_function("affine_backward_sparse", |b| {
+        b.iter(|| {
+            sparse_affine_backward(&sparse, &rows, dout.view(), &mut dw, &mut db).expect("backward")
+        })
+    });
+
+    let mut relu = Relu::new();
+    let h = Array2::<f32>::from_shape_fn((BATCH, 50), |(i, j)| (i as f32 - j as f32) * 0.01);
+    c.bench_function("relu_forward_backward", |b| {
+        b.iter(|| {
+            Layer::<f32>::forward(&mut relu, black_box(h.view())).expect("forward");
+            relu.backward(black_box(h.view())).expect("backward")
+        })
+    });
+    let mut last = SoftmaxWithLoss::<f32>::new();
+    let scores = Array2::<f32>::from_shape_fn((BATCH, 10), |(i, j)| ((i * j) % 7) as f32 * 0.1);
+    c.bench_function("softmax_with_loss_forward_backward", |b| {
+        b.iter(|| {
+            last.forward(black_box(scores.view()), Targets::Labels(&labels))
+                .expect("forward");
+            last.backward(1.0).expect("backward")
+        })
+    });
+
+    let mut net = TwoLayerNet::<f32>::new(784, 50, 10, 0.01, &mut rng).expect("net");
+    c.bench_function("train_step_dense", |b| {
+        b.iter(|| {
+            net.backprop(black_box(xf.view()), Targets::Labels(&labels))
+                .expect("step")
+        })
+    });
+    c.bench_function("train_step_sparse", |b| {
+        b.iter(|| {
+            sparse_backprop(&mut net, &sparse, &rows, Targets::Labels(&labels)).expect("step")
+        })
+    });
+}
+
+criterion_group!(benches, layers);
+criterion_main!(benches);

@@ -1,0 +1,180 @@
+//! The sparse fast path gives the same results as the book's dense path.
+
+mod common;
+
+use bp_core::{Float, Targets};
+use bp_layers::sparse::{
+    sparse_accuracy, sparse_affine_backward, sparse_affine_forward, sparse_backprop,
+    sparse_predict, SparseRows,
+};
+use bp_layers::{Activation, MultiLayerNet};
+use common::{max_rel_err, rng};
+use ndarray::{Array1, Array2};
+use rand::Rng;
+
+/// A `(rows, cols)` u8 matrix with about `zeros` of its entries zero.
+fn sparse_u8(seed: u64, rows: usize, cols: usize, zeros: f64) -> Array2<u8> {
+    let mut r = rng(seed);
+    Array2::from_shape_simple_fn((rows, cols), || {
+        if r.random_bool(zeros) {
+            0
+        } else {
+            r.random_range(1..=255)
+        }
+    })
+}
+
+fn dense<F: Float>(x: &Array2<u8>) -> Array2<F> {
+    x.mapv(|v| F::of(f64::from(v) * (1.0 / 255.0)))
+}
+
+fn to_f64<F: Float>(a: &Array2<F>) -> Array2<f64> {
+    a.mapv(Float::to_f64_exact)
+}
+
+#[test]
+fn sparse_rows_keep_exactly_the_non_zeros() {
+    let x = sparse_u8(1, 20, 30, 0.8);
+    let s = SparseRows::from_u8(x.view(), 1.0 / 255.0).unwrap();
+    assert_eq!(s.nrows(), 20);
+    assert_eq!(s.width(), 30);
+    assert_eq!(s.nnz(), x.iter().filter(|&&v| v != 0).count());
+    assert!((s.density() - s.nnz() as f64 / 600.0).abs() < 1e-15);
+    for i in 0..20 {
+        assert_eq!(s.dense_row::<f64>(i).unwrap(), dense::<f64>(&x).row(i));
+    }
+    assert!(s.dense_row::<f64>(20).is_err());
+}
+
+#[test]
+fn sparse_products_match_dense_products() {
+    for (zeros, rows, width, n) in [
+        (0.8, 100, 784, 50),
+        (0.5, 7, 33, 5),
+        (0.0, 3, 4, 17),
+        (1.0, 4, 9, 3),
+    ] {
+        let x = sparse_u8(2, rows, width, zeros);
+        let s = SparseRows::from_u8(x.view(), 1.0 / 255.0).unwrap();
+        let xd = dense::<f64>(&x);
+        let mut r = rng(3);
+        let w = common::uniform(&mut r, width, n, -1.0, 1.0);
+        let b = Array1::from_iter(common::uniform(&mut r, 1, n, -1.0, 1.0));
+        let dout = common::uniform(&mut r, rows, n, -1.0, 1.0);
+        let all: Vec<usize> = (0..rows).collect();
+
+        let mut out = Array2::zeros((rows, n));
+        sparse_affine_forward(&s, &all, w.view(), b.view(), &mut out).unwrap();
+        let expected = xd.dot(&w) + &b;
+        assert!(max_rel_err(&out, &expected) < 1e-12, "forward {zeros}");
+
+        let (mut dw, mut db) = (Array2::from_elem((width, n), 7.0), Array1::zeros(n));
+        sparse_affine_backward(&s, &all, dout.view(), &mut dw, &mut db).unwrap();
+        assert!(max_rel_err(&dw, &xd.t().dot(&dout)) < 1e-12, "dW {zeros}");
+        assert!(max_rel_err(&db, &dout.sum_axis(ndarray::Axis(0))) < 1e-12);
+
+        // A subset of rows, in any order, with repeats (batches drawn with replacement).
+        let pick = [rows - 1, 0, rows - 1];
+        let mut out = Array2::zeros((3, n));
+        sparse_affine_forward(&s, &pick, w.view(), b.view(), &mut out).unwrap();
+        let expected = ndarray::stack![
+            ndarray::Axis(0),
+            xd.row(rows - 1),
+            xd.row(0),
+            xd.row(rows - 1)
+        ]
+        .dot(&w)
+            + &b;
+        assert!(max_rel_err(&out, &expected) < 1e-12);
+    }
+}
+
+fn check_backprop_agrees<F: Float>(tol: f64, activation: Activation, hidden: &[usize]) {
+    let x = sparse_u8(4, 64, 784, 0.8);
+    let s = SparseRows::from_u8(x.view(), 1.0 / 255.0).unwrap();
+    let xd = dense::<F>(&x);
+    let mut plain =
+        MultiLayerNet::<F>::new(784, hidden, 10, activation, F::of(0.05), &mut rng(5)).unwrap();
+    let mut fast = plain.clone();
+    let rows: Vec<usize> = (0..64).rev().step_by(2).collect();
+    let labels: Vec<usize> = rows.iter().map(|r| r % 10).collect();
+    let batch = xd.select(ndarray::Axis(0), &rows);
+
+    let l1 = plain
+        .backprop(batch.view(), Targets::Labels(&labels))
+        .unwrap();
+    let l2 = sparse_backprop(&mut fast, &s, &rows, Targets::Labels(&labels)).unwrap();
+    assert!((l1 - l2).abs().to_f64_exact() < tol, "loss {l1} vs {l2}");
+    for (p, q) in plain.params().iter().zip(fast.params().iter()) {
+        assert_eq!(p.name, q.name);
+        let (a, b) = (
+            p.grad.mapv(Float::to_f64_exact),
+            q.grad.mapv(Float::to_f64_exact),
+        );
+        assert!(
+            max_rel_err(&a, &b) < tol,
+            "{}: {:e}",
+            p.name,
+            max_rel_err(&a, &b)
+        );
+    }
+
+    let all = Array2::from_shape_fn((64, 784), |(i, j)| xd[[i, j]]);
+    let p1 = plain.predict(all.view()).unwrap();
+    let p2 = sparse_predict(&fast, &s, 0..64).unwrap();
+    assert!(max_rel_err(&to_f64(&p1), &to_f64(&p2)) < tol);
+    let all_labels: Vec<u8> = (0..64u8).map(|i| i % 10).collect();
+    let t: Vec<usize> = all_labels.iter().map(|&l| usize::from(l)).collect();
+    let a1 = plain.accuracy(all.view(), Targets::Labels(&t)).unwrap();
+    for threads in [1, 2, 5] {
+        assert_eq!(
+            sparse_accuracy(&fast, &s, &all_labels, threads).unwrap(),
+            a1
+        );
+    }
+}
+
+#[test]
+fn sparse_backprop_matches_the_dense_net_in_f64() {
+    check_backprop_agrees::<f64>(1e-12, Activation::Relu, &[50]);
+    check_backprop_agrees::<f64>(1e-12, Activation::Sigmoid, &[20, 12]);
+}
+
+#[test]
+fn sparse_backprop_matches_the_dense_net_in_f32() {
+    check_backprop_agrees::<f32>(1e-5, Activation::Relu, &[50]);
+}
+
+#[test]
+fn bad_input_is_an_error() {
+    let x = sparse_u8(6, 5, 8, 0.5);
+    let s = SparseRows::from_u8(x.view(), 1.0).unwrap();
+    let w = Array2::<f32>::zeros((8, 3));
+    let b = Array1::<f32>::zeros(3);
+    let mut out = Array2::zeros((2, 3));
+    let err = sparse_affine_forward(&s, &[0, 5], w.view(), b.view(), &mut out).unwrap_err();
+    assert!(
+        err.to_string().contains("row 5 out of range for 5 rows"),
+        "{err}"
+    );
+    let err = sparse_affine_forward(
+        &s,
+        &[0, 1],
+        Array2::<f32>::zeros((7, 3)).view(),
+        b.view(),
+        &mut out,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("expected [8, 3], got [7, 3]"),
+        "{err}"
+    );
+    let err = sparse_affine_forward(&s, &[0], w.view(), b.view(), &mut out).unwrap_err();
+    assert!(
+        err.to_string().contains("expected [1, 3], got [2, 3]"),
+        "{err}"
+    );
+    let net = MultiLayerNet::<f32>::new(8, &[4], 3, Activation::Relu, 0.1, &mut rng(0)).unwrap();
+    let err = sparse_accuracy(&net, &s, &[0u8; 4], 2).unwrap_err();
+    assert!(err.to_string().contains("sparse_accuracy"), "{err}");
+}
