@@ -1,0 +1,438 @@
+//! The training loop: [`Trainer`] (one [`step`](Trainer::step) at a time, or the
+//! whole [`run`](Trainer::run)), the [`Observer`] it reports to, and the
+//! [`History`] it returns.
+
+use std::time::{Duration, Instant};
+
+use bp_core::{Float, Targets};
+use bp_layers::{MultiLayerNet, Param};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Sampling, TrainConfig};
+use crate::data::{BatchBuffer, TrainData};
+use crate::error::{Result, TrainError};
+use crate::eval::{accuracy, default_eval_threads};
+use crate::optim::{build_optimizer, Optimizer};
+
+/// One evaluation on the full training and test sets.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// The iteration (0-based) after whose update the model was evaluated.
+    pub iter: usize,
+    /// `iter / eval_every`: 0 for the first evaluation, then 1, 2, ...
+    pub epoch: usize,
+    /// Accuracy on the whole training set.
+    pub train_acc: f64,
+    /// Accuracy on the whole test set.
+    pub test_acc: f64,
+}
+
+/// Wall-clock time spent in each part of a run, in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Loading the data set; measured by the caller (see [`History::set_load_time`]).
+    pub load_s: f64,
+    /// Training steps (batch conversion, forward, backward, update, checks).
+    pub train_s: f64,
+    /// Evaluations.
+    pub eval_s: f64,
+    /// The whole run: setup, training, evaluations, plus `load_s`.
+    pub total_s: f64,
+}
+
+/// What a run produced: the loss of every iteration and every evaluation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// Loss of each iteration's minibatch, from the forward pass of its backprop
+    /// (before the update; the seed logs a second forward pass after it).
+    pub loss: Vec<f64>,
+    /// Evaluations in order: iteration 0 and every `eval_every` iterations.
+    pub evaluations: Vec<Evaluation>,
+    /// Time spent per part.
+    pub timings: Timings,
+}
+
+impl History {
+    /// Training accuracies, one per evaluation.
+    pub fn train_acc(&self) -> Vec<f64> {
+        self.evaluations.iter().map(|e| e.train_acc).collect()
+    }
+
+    /// Test accuracies, one per evaluation.
+    pub fn test_acc(&self) -> Vec<f64> {
+        self.evaluations.iter().map(|e| e.test_acc).collect()
+    }
+
+    /// Test accuracy of the last evaluation.
+    pub fn final_test_acc(&self) -> Option<f64> {
+        self.evaluations.last().map(|e| e.test_acc)
+    }
+
+    /// Records the caller's data loading time, adding it to the total.
+    pub fn set_load_time(&mut self, load: Duration) {
+        self.timings.total_s += load.as_secs_f64() - self.timings.load_s;
+        self.timings.load_s = load.as_secs_f64();
+    }
+}
+
+/// What a run will do, told to the observer before the first step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// Number of iterations.
+    pub iters: usize,
+    /// Iterations between evaluations.
+    pub eval_every: usize,
+    /// Number of evaluations.
+    pub evaluations: usize,
+    /// Training examples.
+    pub train_size: usize,
+    /// Test examples.
+    pub test_size: usize,
+}
+
+/// Receives progress from [`Trainer::run`]; every method does nothing by default.
+///
+/// The library prints nothing: a CLI shows a progress bar, a test records events.
+pub trait Observer {
+    /// Before the first step.
+    fn on_start(&mut self, _plan: &Plan) {}
+    /// After each iteration's update, with the loss of its minibatch.
+    fn on_iteration(&mut self, _iter: usize, _loss: f64) {}
+    /// After each evaluation.
+    fn on_evaluation(&mut self, _eval: &Evaluation) {}
+}
+
+/// The observer that ignores everything.
+impl Observer for () {}
+
+/// A trained net and how it got there.
+#[derive(Debug, Clone)]
+pub struct Trained<F> {
+    /// The net after the last iteration.
+    pub net: MultiLayerNet<F>,
+    /// Loss curve, evaluations and timings.
+    pub history: History,
+}
+
+/// Trains a net on `data` as `config` says, reporting to `observer`.
+///
+/// Equivalent to `Trainer::new(config, data)?.run(observer)`.
+pub fn train<F: Float>(
+    config: &TrainConfig,
+    data: &TrainData<'_>,
+    observer: &mut dyn Observer,
+) -> Result<Trained<F>> {
+    Trainer::new(config, *data)?.run(observer)
+}
+
+/// Draws the example indices of each minibatch.
+#[derive(Debug, Clone)]
+struct Sampler {
+    sampling: Sampling,
+    /// Shuffled epochs: the current permutation and the position in it.
+    perm: Vec<usize>,
+    pos: usize,
+}
+
+impl Sampler {
+    fn new(sampling: Sampling, n: usize) -> Self {
+        let perm = match sampling {
+            Sampling::WithReplacement => Vec::new(),
+            Sampling::ShuffledEpochs => (0..n).collect(),
+        };
+        let pos = perm.len();
+        Self {
+            sampling,
+            perm,
+            pos,
+        }
+    }
+
+    fn next(&mut self, rng: &mut ChaCha8Rng, n: usize, batch: usize, out: &mut Vec<usize>) {
+        out.clear();
+        match self.sampling {
+            Sampling::WithReplacement => out.extend((0..batch).map(|_| rng.random_range(0..n))),
+            Sampling::ShuffledEpochs => {
+                if self.pos + batch > self.perm.len() {
+                    self.perm.shuffle(rng);
+                    self.pos = 0;
+                }
+                out.extend_from_slice(&self.perm[self.pos..self.pos + batch]);
+                self.pos += batch;
+            }
+        }
+    }
+}
+
+/// A training run in progress: the net, the optimizer, the generator and the
+/// reused buffers. [`step`](Self::step) and [`evaluate`](Self::evaluate) are
+/// separate so a caller can drive the loop itself.
+pub struct Trainer<'a, F: Float> {
+    config: TrainConfig,
+    data: TrainData<'a>,
+    net: MultiLayerNet<F>,
+    optimizer: Box<dyn Optimizer<F>>,
+    rng: ChaCha8Rng,
+    sampler: Sampler,
+    indices: Vec<usize>,
+    batch: BatchBuffer<F>,
+    eval_threads: usize,
+    iter: usize,
+}
+
+impl<'a, F: Float> Trainer<'a, F> {
+    /// Validates `config` against `data` and builds the net: a generator seeded
+    /// with `config.seed` draws the initial weights, then every minibatch.
+    pub fn new(config: &TrainConfig, data: TrainData<'a>) -> Result<Self> {
+        config.validate()?;
+        data.validate()?;
+        if config.sampling == Sampling::ShuffledEpochs && config.batch_size > data.train.len() {
+            return Err(TrainError::config(format!(
+                "batch size {} is larger than the training set ({} examples): \
+                 shuffled epochs cannot fill a batch",
+                config.batch_size,
+                data.train.len()
+            )));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let net = MultiLayerNet::new(
+            data.input_size(),
+            &config.hidden,
+            data.classes,
+            config.activation,
+            F::of(config.weight_init_std),
+            &mut rng,
+        )?;
+        Ok(Self {
+            optimizer: build_optimizer(config.optimizer, config.lr),
+            sampler: Sampler::new(config.sampling, data.train.len()),
+            config: config.clone(),
+            data,
+            net,
+            rng,
+            indices: Vec::with_capacity(config.batch_size),
+            batch: BatchBuffer::new(),
+            eval_threads: default_eval_threads(),
+            iter: 0,
+        })
+    }
+
+    /// Sets the number of threads evaluations use (default: 2, or 1 on one core).
+    /// Results do not depend on it.
+    pub fn with_eval_threads(mut self, threads: usize) -> Self {
+        self.eval_threads = threads.max(1);
+        self
+    }
+
+    /// The net as it is now.
+    pub fn net(&self) -> &MultiLayerNet<F> {
+        &self.net
+    }
+
+    /// The run's settings.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// Number of steps taken so far (the index of the next iteration).
+    pub fn iteration(&self) -> usize {
+        self.iter
+    }
+
+    /// Iterations between evaluations: `max(train_size / batch_size, 1)`.
+    pub fn eval_every(&self) -> usize {
+        self.config.eval_every(self.data.train.len())
+    }
+
+    /// The run's plan: iterations, evaluation schedule and split sizes.
+    pub fn plan(&self) -> Plan {
+        Plan {
+            iters: self.config.iters,
+            eval_every: self.eval_every(),
+            evaluations: self.config.eval_iterations(self.data.train.len()).count(),
+            train_size: self.data.train.len(),
+            test_size: self.data.test.len(),
+        }
+    }
+
+    /// One iteration: draws a minibatch, runs backprop, updates the parameters.
+    /// Returns the minibatch's loss (computed before the update).
+    ///
+    /// A non-finite loss or gradient stops before the update, a non-finite
+    /// weight after it, with [`TrainError::Diverged`] naming the iteration.
+    pub fn step(&mut self) -> Result<F> {
+        let iter = self.iter;
+        let train = self.data.train;
+        self.sampler.next(
+            &mut self.rng,
+            train.len(),
+            self.config.batch_size,
+            &mut self.indices,
+        );
+        self.batch.gather(&train, &self.indices);
+        let loss = self
+            .net
+            .backprop(self.batch.x(), Targets::Labels(self.batch.labels()))?;
+        if !loss.is_finite() {
+            return Err(TrainError::Diverged {
+                iter,
+                what: format!("loss is {}", nonfinite_name(loss)),
+            });
+        }
+        check_finite(iter, &self.net.params(), Check::Gradients)?;
+        self.optimizer.update(self.net.params_mut());
+        check_finite(iter, &self.net.params(), Check::Weights)?;
+        self.iter += 1;
+        Ok(loss)
+    }
+
+    /// Accuracy on the whole training set and on the whole test set.
+    pub fn evaluate(&self) -> Result<(f64, f64)> {
+        let (d, threads) = (&self.data, self.eval_threads);
+        let train = accuracy(&self.net, &d.train, d.classes, threads)?;
+        let test = accuracy(&self.net, &d.test, d.classes, threads)?;
+        Ok((train, test))
+    }
+
+    /// Runs the remaining iterations, evaluating after iteration 0 and every
+    /// [`eval_every`](Self::eval_every) iterations (the seed's schedule: 17
+    /// evaluations for the defaults on MNIST), and returns the net and its history.
+    pub fn run(mut self, observer: &mut dyn Observer) -> Result<Trained<F>> {
+        let start = Instant::now();
+        let plan = self.plan();
+        observer.on_start(&plan);
+        let mut history = History {
+            loss: Vec::with_capacity(plan.iters.saturating_sub(self.iter)),
+            ..History::default()
+        };
+        let (mut train_time, mut eval_time) = (Duration::ZERO, Duration::ZERO);
+        while self.iter < plan.iters {
+            let t0 = Instant::now();
+            let iter = self.iter;
+            let loss = self.step()?.to_f64_exact();
+            train_time += t0.elapsed();
+            history.loss.push(loss);
+            observer.on_iteration(iter, loss);
+            if iter % plan.eval_every == 0 {
+                let t1 = Instant::now();
+                let (train_acc, test_acc) = self.evaluate()?;
+                eval_time += t1.elapsed();
+                let eval = Evaluation {
+                    iter,
+                    epoch: iter / plan.eval_every,
+                    train_acc,
+                    test_acc,
+                };
+                history.evaluations.push(eval);
+                observer.on_evaluation(&eval);
+            }
+        }
+        history.timings = Timings {
+            load_s: 0.0,
+            train_s: train_time.as_secs_f64(),
+            eval_s: eval_time.as_secs_f64(),
+            total_s: start.elapsed().as_secs_f64(),
+        };
+        Ok(Trained {
+            net: self.net,
+            history,
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Check {
+    Gradients,
+    Weights,
+}
+
+/// Checks that every gradient (or weight) is finite. One sum per parameter is
+/// enough: a NaN or an infinity anywhere makes the sum non-finite (an overflowing
+/// sum of finite values is reported too, and is a sign of divergence as well).
+fn check_finite<F: Float>(iter: usize, params: &[Param<'_, F>], check: Check) -> Result<()> {
+    for p in params {
+        let (array, what) = match check {
+            Check::Gradients => (&p.grad, "gradient of"),
+            Check::Weights => (&p.value, "weight"),
+        };
+        let sum = array.sum();
+        if !sum.is_finite() {
+            let detail = match array.iter().find(|v| !v.is_finite()) {
+                Some(&v) => format!("{what} {} contains {}", p.name, nonfinite_name(v)),
+                None => format!("{what} {} overflows (sum {sum})", p.name),
+            };
+            return Err(TrainError::Diverged { iter, what: detail });
+        }
+    }
+    Ok(())
+}
+
+fn nonfinite_name<F: Float>(v: F) -> &'static str {
+    if v.is_nan() {
+        "NaN"
+    } else if v > F::zero() {
+        "+inf"
+    } else {
+        "-inf"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bp_layers::Activation;
+
+    #[test]
+    fn shuffled_epochs_visit_every_example_once_per_epoch() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut sampler = Sampler::new(Sampling::ShuffledEpochs, 10);
+        let mut batch = Vec::new();
+        for _epoch in 0..3 {
+            let mut seen = Vec::new();
+            // 10 examples in batches of 3: three batches, the 10th example of this
+            // permutation is skipped.
+            for _ in 0..3 {
+                sampler.next(&mut rng, 10, 3, &mut batch);
+                seen.extend_from_slice(&batch);
+            }
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(seen.len(), 9, "no repeats within an epoch");
+        }
+        let mut sampler = Sampler::new(Sampling::WithReplacement, 10);
+        sampler.next(&mut rng, 10, 1000, &mut batch);
+        assert_eq!(batch.len(), 1000);
+        assert!(batch.iter().all(|&i| i < 10));
+    }
+
+    #[test]
+    fn a_non_finite_weight_or_gradient_is_named() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut net =
+            MultiLayerNet::<f32>::new(3, &[4], 2, Activation::Relu, 0.1, &mut rng).unwrap();
+        check_finite(5, &net.params(), Check::Weights).unwrap();
+        net.affines_mut()[1].b[1] = f32::NAN;
+        let err = check_finite(5, &net.params(), Check::Weights).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "training diverged at iteration 5: weight b2 contains NaN (try a smaller learning rate)"
+        );
+        net.affines_mut()[1].b[1] = 0.0;
+        net.affines_mut()[0].dw[[0, 0]] = f32::NEG_INFINITY;
+        let err = check_finite(7, &net.params(), Check::Gradients).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("iteration 7: gradient of W1 contains -inf"),
+            "{err}"
+        );
+        net.affines_mut()[0].dw.fill(f32::MAX);
+        let err = check_finite(8, &net.params(), Check::Gradients).unwrap_err();
+        assert!(
+            err.to_string().contains("gradient of W1 overflows"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,312 @@
+//! The training loop through the public API: schedule, reproducibility,
+//! divergence, observers, and every optimizer, activation and precision learning.
+
+mod common;
+
+use bp_train::{
+    train, Activation, Evaluation, Observer, OptimizerKind, Plan, Sampling, TrainConfig,
+    TrainError, Trainer,
+};
+use common::{data, train_test};
+
+/// A small recipe for the synthetic set: 600 examples, batch 10, so an epoch is
+/// 60 iterations.
+fn small_config() -> TrainConfig {
+    TrainConfig {
+        iters: 600,
+        batch_size: 10,
+        hidden: vec![16],
+        weight_init_std: 0.1,
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn the_seeds_schedule_gives_17_evaluations() {
+    // 1000 iterations with an epoch of 60 mirror 10000 with an epoch of 600.
+    let (tr, te) = train_test(600);
+    let config = TrainConfig {
+        iters: 1000,
+        ..small_config()
+    };
+    let h = train::<f32>(&config, &data(&tr, &te), &mut ())
+        .unwrap()
+        .history;
+    let iters: Vec<usize> = h.evaluations.iter().map(|e| e.iter).collect();
+    assert_eq!(iters, (0..=960).step_by(60).collect::<Vec<_>>());
+    let epochs: Vec<usize> = h.evaluations.iter().map(|e| e.epoch).collect();
+    assert_eq!(epochs, (0..17).collect::<Vec<_>>());
+    assert_eq!(h.loss.len(), 1000);
+    assert!(h.timings.total_s >= h.timings.train_s + h.timings.eval_s);
+    assert!(h.timings.train_s > 0.0 && h.timings.eval_s > 0.0);
+}
+
+#[test]
+fn sgd_learns_and_the_loss_falls() {
+    let (tr, te) = train_test(600);
+    let h = train::<f32>(&small_config(), &data(&tr, &te), &mut ())
+        .unwrap()
+        .history;
+    let first = h.evaluations[0].test_acc;
+    let last = h.final_test_acc().unwrap();
+    assert!(last > 0.9, "final test accuracy {last} (first {first})");
+    let early: f64 = h.loss[..50].iter().sum::<f64>() / 50.0;
+    let late: f64 = h.loss[h.loss.len() - 50..].iter().sum::<f64>() / 50.0;
+    assert!(late < early / 2.0, "loss {early} -> {late}");
+    assert!(h.loss.iter().all(|l| l.is_finite()));
+}
+
+#[test]
+fn momentum_adam_sigmoid_f64_and_epochs_all_learn() {
+    let (tr, te) = train_test(600);
+    let d = data(&tr, &te);
+    let variants = [
+        (
+            "momentum",
+            TrainConfig {
+                optimizer: OptimizerKind::MOMENTUM,
+                lr: 0.01,
+                ..small_config()
+            },
+        ),
+        (
+            "adam",
+            TrainConfig {
+                optimizer: OptimizerKind::ADAM,
+                lr: 0.01,
+                ..small_config()
+            },
+        ),
+        (
+            "sigmoid",
+            TrainConfig {
+                activation: Activation::Sigmoid,
+                lr: 0.5,
+                weight_init_std: 1.0,
+                ..small_config()
+            },
+        ),
+        (
+            "two hidden layers",
+            TrainConfig {
+                hidden: vec![16, 8],
+                ..small_config()
+            },
+        ),
+        (
+            "shuffled epochs",
+            TrainConfig {
+                sampling: Sampling::ShuffledEpochs,
+                ..small_config()
+            },
+        ),
+    ];
+    for (name, config) in variants {
+        let acc = train::<f32>(&config, &d, &mut ())
+            .unwrap()
+            .history
+            .final_test_acc()
+            .unwrap();
+        assert!(acc > 0.9, "{name}: final test accuracy {acc}");
+    }
+    let acc = train::<f64>(&small_config(), &d, &mut ())
+        .unwrap()
+        .history
+        .final_test_acc()
+        .unwrap();
+    assert!(acc > 0.9, "f64: final test accuracy {acc}");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run_and_another_seed_does_not() {
+    let (tr, te) = train_test(600);
+    let d = data(&tr, &te);
+    let config = TrainConfig {
+        iters: 200,
+        ..small_config()
+    };
+    for sampling in [Sampling::WithReplacement, Sampling::ShuffledEpochs] {
+        let config = TrainConfig {
+            sampling,
+            ..config.clone()
+        };
+        let a = train::<f32>(&config, &d, &mut ()).unwrap();
+        let b = train::<f32>(&config, &d, &mut ()).unwrap();
+        assert_eq!(a.history.loss, b.history.loss, "{sampling}");
+        assert_eq!(a.history.evaluations, b.history.evaluations, "{sampling}");
+        assert_eq!(a.net.affines()[0].w, b.net.affines()[0].w, "{sampling}");
+        let c = train::<f32>(
+            &TrainConfig {
+                seed: 1,
+                ..config.clone()
+            },
+            &d,
+            &mut (),
+        )
+        .unwrap();
+        assert_ne!(a.history.loss, c.history.loss, "{sampling}");
+    }
+}
+
+#[test]
+fn evaluation_threads_do_not_change_results() {
+    let (tr, te) = train_test(2500);
+    let d = data(&tr, &te);
+    let config = TrainConfig {
+        iters: 30,
+        ..small_config()
+    };
+    let one = Trainer::<f32>::new(&config, d)
+        .unwrap()
+        .with_eval_threads(1)
+        .run(&mut ())
+        .unwrap();
+    let three = Trainer::<f32>::new(&config, d)
+        .unwrap()
+        .with_eval_threads(3)
+        .run(&mut ())
+        .unwrap();
+    assert_eq!(one.history.evaluations, three.history.evaluations);
+}
+
+#[test]
+fn a_huge_learning_rate_diverges_with_the_iteration_named() {
+    let (tr, te) = train_test(600);
+    let config = TrainConfig {
+        lr: 1e30,
+        ..small_config()
+    };
+    for result in [
+        train::<f32>(&config, &data(&tr, &te), &mut ()).map(|_| ()),
+        train::<f64>(
+            &TrainConfig {
+                lr: 1e300,
+                ..config.clone()
+            },
+            &data(&tr, &te),
+            &mut (),
+        )
+        .map(|_| ()),
+    ] {
+        let err = result.unwrap_err();
+        let TrainError::Diverged { iter, ref what } = err else {
+            panic!("expected divergence, got {err}");
+        };
+        assert!(iter < 10, "diverged only at {iter}: {what}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("iteration {iter}")),
+            "message names the iteration: {msg}"
+        );
+    }
+}
+
+#[derive(Default)]
+struct Recorder {
+    plan: Option<Plan>,
+    iterations: Vec<(usize, f64)>,
+    evaluations: Vec<Evaluation>,
+}
+
+impl Observer for Recorder {
+    fn on_start(&mut self, plan: &Plan) {
+        self.plan = Some(*plan);
+    }
+    fn on_iteration(&mut self, iter: usize, loss: f64) {
+        self.iterations.push((iter, loss));
+    }
+    fn on_evaluation(&mut self, eval: &Evaluation) {
+        self.evaluations.push(*eval);
+    }
+}
+
+#[test]
+fn the_observer_sees_every_iteration_and_evaluation() {
+    let (tr, te) = train_test(600);
+    let config = TrainConfig {
+        iters: 130,
+        ..small_config()
+    };
+    let mut rec = Recorder::default();
+    let h = train::<f32>(&config, &data(&tr, &te), &mut rec)
+        .unwrap()
+        .history;
+    let plan = rec.plan.unwrap();
+    assert_eq!(
+        (
+            plan.iters,
+            plan.eval_every,
+            plan.evaluations,
+            plan.train_size,
+            plan.test_size
+        ),
+        (130, 60, 3, 600, 200)
+    );
+    assert_eq!(rec.iterations.len(), 130);
+    assert!(rec
+        .iterations
+        .iter()
+        .enumerate()
+        .all(|(i, &(it, _))| i == it));
+    let losses: Vec<f64> = rec.iterations.iter().map(|&(_, l)| l).collect();
+    assert_eq!(losses, h.loss);
+    assert_eq!(rec.evaluations, h.evaluations);
+}
+
+#[test]
+fn step_by_step_matches_run() {
+    let (tr, te) = train_test(600);
+    let d = data(&tr, &te);
+    let config = TrainConfig {
+        iters: 61,
+        ..small_config()
+    };
+    let run = train::<f32>(&config, &d, &mut ()).unwrap();
+    let mut t = Trainer::<f32>::new(&config, d).unwrap();
+    let mut losses = Vec::new();
+    for _ in 0..61 {
+        losses.push(f64::from(t.step().unwrap()));
+    }
+    assert_eq!(t.iteration(), 61);
+    assert_eq!(losses, run.history.loss);
+    let (train_acc, test_acc) = t.evaluate().unwrap();
+    assert!((0.0..=1.0).contains(&train_acc) && (0.0..=1.0).contains(&test_acc));
+    assert_eq!(t.net().affines()[1].w, run.net.affines()[1].w);
+}
+
+#[test]
+fn invalid_settings_are_errors_not_panics() {
+    let (tr, te) = train_test(60);
+    let d = data(&tr, &te);
+    let bad = [
+        TrainConfig {
+            batch_size: 0,
+            ..small_config()
+        },
+        TrainConfig {
+            lr: -0.1,
+            ..small_config()
+        },
+        TrainConfig {
+            hidden: vec![0],
+            ..small_config()
+        },
+        TrainConfig {
+            sampling: Sampling::ShuffledEpochs,
+            batch_size: 61,
+            ..small_config()
+        },
+    ];
+    for config in bad {
+        let err = Trainer::<f32>::new(&config, d).err().expect("an error");
+        assert!(matches!(err, TrainError::Config(_)), "{err}");
+    }
+    // With replacement, a batch larger than the set is fine (the seed allows it).
+    let config = TrainConfig {
+        iters: 3,
+        batch_size: 100,
+        ..small_config()
+    };
+    let h = train::<f32>(&config, &d, &mut ()).unwrap().history;
+    assert_eq!(h.evaluations.len(), 3, "eval_every = max(60 / 100, 1) = 1");
+}
