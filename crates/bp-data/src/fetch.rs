@@ -403,7 +403,7 @@ fn open_source(
             let resp = agent(opts, &url)
                 .get(&url)
                 .call()
-                .map_err(|e| fail(describe_ureq_error(&e, &url)))?;
+                .map_err(|e| fail(describe_ureq_error(&e, &url, opts)))?;
             if resp.status() != 200 {
                 let mut reason = format!("HTTP {} {}", resp.status(), resp.status_text());
                 if let Some(loc) = resp.header("location") {
@@ -459,7 +459,7 @@ fn is_loopback(url: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn describe_ureq_error(e: &ureq::Error, url: &str) -> String {
+fn describe_ureq_error(e: &ureq::Error, url: &str, opts: &FetchOptions) -> String {
     match e {
         ureq::Error::Status(code, resp) => {
             let mut s = format!("HTTP {code} {}", resp.status_text());
@@ -474,18 +474,24 @@ fn describe_ureq_error(e: &ureq::Error, url: &str) -> String {
                 .strip_prefix(&format!("{url}: "))
                 .map(str::to_string)
                 .unwrap_or(s);
-            if t.kind() == ureq::ErrorKind::Io && is_timeout_text(&s) {
-                format!("timed out: {s}")
+            let lower = s.to_ascii_lowercase();
+            if t.kind() == ureq::ErrorKind::TooManyRedirects {
+                format!("more than {} redirects (max_redirects)", opts.max_redirects)
+            } else if t.kind() == ureq::ErrorKind::ConnectionFailed && lower.contains("timed out") {
+                format!(
+                    "timed out: no connection within {:?} (connect timeout)",
+                    opts.connect_timeout
+                )
+            } else if lower.contains("timed out") || lower.contains("would block") {
+                format!(
+                    "timed out: no response within {:?} (read timeout)",
+                    opts.read_timeout
+                )
             } else {
                 s
             }
         }
     }
-}
-
-fn is_timeout_text(s: &str) -> bool {
-    let s = s.to_ascii_lowercase();
-    s.contains("timed out") || s.contains("timeout") || s.contains("would block")
 }
 
 fn attempt(

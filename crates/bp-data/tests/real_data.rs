@@ -1,0 +1,115 @@
+//! The real data sets, through the real code: fetched from the local mirrors in
+//! `../shared/data` (override with `BP_SHARED_DATA`), loaded, and checked against
+//! the facts in `../shared/data/README.md`. Missing data fails these tests.
+
+#![cfg(feature = "download")]
+
+mod common;
+
+use bp_data::fetch::{fetch, FetchEvent, FetchOptions, FileOutcome, Mirror};
+use bp_data::{load_dir, Dataset, MnistData};
+
+/// Fetches `dataset` from its local mirror into a fresh directory, checks the
+/// report, fetches again (nothing to do), and loads it.
+fn fetch_and_load(dataset: Dataset) -> MnistData {
+    let mirror = common::shared_data().join(dataset.name());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dest = tmp.path().join(dataset.name());
+    let opts = FetchOptions {
+        mirrors: vec![Mirror::Dir(mirror.clone())],
+        default_mirrors: false,
+        ..FetchOptions::default()
+    };
+    let report = fetch(dataset, &dest, &opts, &mut |_| {}).expect("fetch from the local mirror");
+    assert_eq!(report.fetched_count(), 4);
+    for f in &report.files {
+        assert!(
+            matches!(&f.outcome, FileOutcome::Fetched { mirror: Mirror::Dir(d), .. } if *d == mirror),
+            "{f:?}"
+        );
+        assert_eq!(f.path, dest.join(format!("{}.gz", f.file)));
+    }
+    let mut events = Vec::new();
+    let again = fetch(dataset, &dest, &opts, &mut |e| events.push(e)).expect("second fetch");
+    assert!(again.nothing_fetched(), "{again:?}");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, FetchEvent::AlreadyVerified { .. }))
+            .count(),
+        4
+    );
+    let data = load_dir(&dest, dataset).expect("load the fetched copy");
+    assert_eq!(data.dataset, dataset);
+    for split in [&data.train, &data.test] {
+        assert_eq!(
+            (split.rows(), split.cols(), split.image_size()),
+            (28, 28, 784)
+        );
+        assert_eq!(split.images().dim(), (split.len(), 784));
+        assert_eq!(split.num_classes(), 10);
+    }
+    assert_eq!((data.train.len(), data.test.len()), (60_000, 10_000));
+    data
+}
+
+#[test]
+fn mnist_facts() {
+    let data = fetch_and_load(Dataset::Mnist);
+    assert_eq!(data.train.labels()[..10], [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
+    assert_eq!(data.test.labels()[..10], [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
+    assert_eq!(
+        data.train.label_counts(),
+        [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    );
+    assert_eq!(
+        data.test.label_counts(),
+        [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    );
+    // Pixels span 0..=255 and the background is black.
+    let img = data.train.images();
+    assert_eq!(img.iter().copied().max(), Some(255));
+    assert_eq!(img[[0, 0]], 0);
+    // The book's views: normalised floats in [0, 1], one-hot labels.
+    let mut x = ndarray::Array2::<f32>::zeros((0, 0));
+    let mut y = Vec::new();
+    data.train
+        .gather_into(&[0, 1, 59_999], &mut x, &mut y)
+        .expect("gather");
+    assert_eq!(x.dim(), (3, 784));
+    assert!(x.iter().all(|&v| (0.0..=1.0).contains(&v)));
+    assert_eq!(y[..2], [5, 0]);
+    let t = data.test.one_hot::<f32>();
+    assert_eq!(t.dim(), (10_000, 10));
+    assert_eq!(t.row(0)[7], 1.0);
+}
+
+#[test]
+fn fashion_mnist_facts() {
+    let data = fetch_and_load(Dataset::FashionMnist);
+    assert_eq!(data.train.labels()[..10], [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]);
+    assert_eq!(data.test.labels()[..10], [9, 2, 1, 1, 6, 1, 4, 6, 5, 7]);
+    // Fashion-MNIST is balanced.
+    assert_eq!(data.train.label_counts(), [6000; 10]);
+    assert_eq!(data.test.label_counts(), [1000; 10]);
+    assert_eq!(
+        Dataset::FashionMnist.class_names()[data.train.labels()[0] as usize],
+        "Ankle boot"
+    );
+}
+
+#[test]
+fn shared_copies_verify_and_load_in_place() {
+    let shared = common::shared_data();
+    for dataset in Dataset::ALL {
+        let dir = shared.join(dataset.name());
+        for f in dataset.files() {
+            let path = bp_data::locate_file(&dir, f.name).expect("present");
+            bp_data::verify_file(&path, f).expect("matches the README's SHA-256");
+        }
+    }
+    // The other set's checksums do not match.
+    let path = shared.join("mnist/t10k-labels-idx1-ubyte.gz");
+    let e = bp_data::verify_file(&path, &Dataset::FashionMnist.files()[3]).expect_err("wrong set");
+    assert!(e.to_string().contains("SHA-256"), "{e}");
+}
