@@ -87,6 +87,15 @@ impl<'a> TrainData<'a> {
         Ok(data)
     }
 
+    /// Both splits of a loaded MNIST-family data set, with its class count.
+    pub fn from_mnist(data: &'a bp_data::MnistData) -> Result<Self> {
+        Self::new(
+            SplitView::new(data.train.images(), data.train.labels())?,
+            SplitView::new(data.test.images(), data.test.labels())?,
+            data.dataset.num_classes(),
+        )
+    }
+
     /// Checks what [`new`](Self::new) checks (fields are public, so a caller may
     /// have built the value by hand).
     pub fn validate(&self) -> Result<()> {

@@ -29,9 +29,9 @@ fn the_seeds_schedule_gives_17_evaluations() {
         iters: 1000,
         ..small_config()
     };
-    let h = train::<f32>(&config, &data(&tr, &te), &mut ())
-        .unwrap()
-        .history;
+    let d = data(&tr, &te);
+    let trained = train::<f32>(&config, &d, &mut ()).unwrap();
+    let h = &trained.history;
     let iters: Vec<usize> = h.evaluations.iter().map(|e| e.iter).collect();
     assert_eq!(iters, (0..=960).step_by(60).collect::<Vec<_>>());
     let epochs: Vec<usize> = h.evaluations.iter().map(|e| e.epoch).collect();
@@ -39,6 +39,19 @@ fn the_seeds_schedule_gives_17_evaluations() {
     assert_eq!(h.loss.len(), 1000);
     assert!(h.timings.total_s >= h.timings.train_s + h.timings.eval_s);
     assert!(h.timings.train_s > 0.0 && h.timings.eval_s > 0.0);
+    // The final evaluation is of the returned net, after the last iteration.
+    let fin = h.final_eval.unwrap();
+    assert_eq!((fin.iter, fin.epoch), (999, 16));
+    let test_acc = bp_train::accuracy(&trained.net, &d.test, common::CLASSES, 1).unwrap();
+    assert_eq!(h.final_test_acc(), Some(test_acc));
+    // When the last iteration is an evaluation's, that evaluation is the final one.
+    let config = TrainConfig {
+        iters: 61,
+        ..small_config()
+    };
+    let h = train::<f32>(&config, &d, &mut ()).unwrap().history;
+    assert_eq!(h.evaluations.len(), 2);
+    assert_eq!(h.final_eval, h.evaluations.last().copied());
 }
 
 #[test]
