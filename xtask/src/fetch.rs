@@ -1,10 +1,287 @@
 //! `cargo xtask fetch-mnist`, and the data options every data-reading command shares.
 
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use bp_data::fetch::{FetchEvent, FetchOptions, FetchReport, Mirror};
+use bp_data::{Dataset, MnistData};
+use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
+
+/// Data options shared by every command that reads a data set.
+#[derive(clap::Args, Clone, Debug)]
+pub struct DataArgs {
+    /// Data set: mnist or fashion-mnist.
+    #[arg(long, default_value = "mnist", value_name = "NAME")]
+    pub dataset: Dataset,
+
+    /// Data directory; the files live in <DIR>/<dataset>/ [default: $BP_DATA_DIR, else data/ at the workspace root]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// A mirror to try first: an http(s) base URL, or a directory holding the
+    /// canonical file names (e.g. ../shared/data/mnist). Repeatable.
+    #[arg(long = "mirror", value_name = "URL_OR_DIR")]
+    pub mirrors: Vec<Mirror>,
+}
+
 /// Options of `fetch-mnist`.
-#[derive(clap::Args)]
-pub struct FetchArgs {}
+#[derive(clap::Args, Clone, Debug)]
+pub struct FetchArgs {
+    /// Which data set, where, and from where.
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// Fetch again even if a verified copy is present.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The workspace root (the parent of this crate's directory).
+fn workspace_root() -> &'static Path {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest)
+}
+
+impl DataArgs {
+    /// The data directory: `--data-dir`, else `$BP_DATA_DIR`, else `<workspace root>/data`.
+    pub fn data_dir(&self) -> PathBuf {
+        if let Some(d) = &self.data_dir {
+            return d.clone();
+        }
+        match std::env::var_os("BP_DATA_DIR") {
+            Some(d) if !d.is_empty() => PathBuf::from(d),
+            _ => workspace_root().join("data"),
+        }
+    }
+
+    /// Where this data set's files live: `<data dir>/<dataset name>`.
+    pub fn dataset_dir(&self) -> PathBuf {
+        self.data_dir().join(self.dataset.name())
+    }
+
+    /// The mirrors to try before the public ones: every `--mirror`, then the
+    /// shared local copy `<workspace root>/../shared/data/<dataset>` if it exists.
+    pub fn mirrors(&self) -> Vec<Mirror> {
+        let mut mirrors = self.mirrors.clone();
+        let local = workspace_root()
+            .join("..")
+            .join("shared")
+            .join("data")
+            .join(self.dataset.name());
+        if let Ok(local) = local.canonicalize() {
+            let same = |m: &Mirror| match m {
+                Mirror::Dir(d) => d.canonicalize().is_ok_and(|d| d == local),
+                Mirror::Url(_) => false,
+            };
+            if local.is_dir() && !mirrors.iter().any(same) {
+                mirrors.push(Mirror::Dir(local));
+            }
+        }
+        mirrors
+    }
+
+    /// Fetch options for these arguments.
+    pub fn fetch_options(&self, force: bool) -> FetchOptions {
+        FetchOptions {
+            mirrors: self.mirrors(),
+            force,
+            ..FetchOptions::default()
+        }
+    }
+}
+
+/// Shows fetch progress: a byte progress bar on a terminal, plain lines otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+    tty: bool,
+    /// Also report files that were already verified.
+    verbose: bool,
+}
+
+impl Progress {
+    fn new(verbose: bool) -> Progress {
+        Progress {
+            bar: None,
+            tty: std::io::stderr().is_terminal(),
+            verbose,
+        }
+    }
+
+    fn clear(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn event(&mut self, e: FetchEvent) {
+        match e {
+            FetchEvent::AlreadyVerified { file, path } if self.verbose => {
+                eprintln!("{file}: already verified ({})", path.display());
+            }
+            FetchEvent::ExistingInvalid {
+                file,
+                path,
+                problem,
+            } => {
+                eprintln!(
+                    "{file}: the copy at {} does not verify ({problem}); fetching it again",
+                    path.display()
+                );
+            }
+            FetchEvent::Trying { file, source } if !self.tty => {
+                eprintln!("{file}: trying {source}");
+            }
+            FetchEvent::Started {
+                file,
+                source,
+                total,
+            } if self.tty => {
+                self.clear();
+                let bar = match total {
+                    Some(t) => ProgressBar::new(t).with_style(
+                        ProgressStyle::with_template(
+                            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                    ),
+                    None => ProgressBar::new_spinner().with_style(
+                        ProgressStyle::with_template("{spinner} {msg} {bytes} {bytes_per_sec}")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    ),
+                };
+                bar.set_message(format!("{file} from {source}"));
+                self.bar = Some(bar);
+            }
+            FetchEvent::Progress { bytes, .. } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_position(bytes);
+                }
+            }
+            FetchEvent::Failed {
+                file,
+                source,
+                reason,
+            } => {
+                self.clear();
+                eprintln!("{file}: {source} failed: {reason}");
+            }
+            FetchEvent::Fetched {
+                file,
+                path,
+                source,
+                bytes,
+            } => {
+                self.clear();
+                eprintln!(
+                    "{file}: fetched {} from {source}, verified, saved as {}",
+                    HumanBytes(bytes),
+                    path.display()
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Fetches (or finds verified) `args`' data set, showing progress.
+fn fetch_with_progress(args: &DataArgs, force: bool, verbose: bool) -> anyhow::Result<FetchReport> {
+    let dest = args.dataset_dir();
+    let opts = args.fetch_options(force);
+    let mut progress = Progress::new(verbose);
+    let result = bp_data::fetch::fetch(args.dataset, &dest, &opts, &mut |e| progress.event(e));
+    progress.clear();
+    Ok(result?)
+}
 
 /// Runs `fetch-mnist`.
-pub fn run(_args: &FetchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("fetch-mnist is not implemented yet")
+pub fn run(args: &FetchArgs) -> anyhow::Result<()> {
+    let report = fetch_with_progress(&args.data, args.force, true)?;
+    let dest = &report.dir;
+    let data = bp_data::load_dir(dest, args.data.dataset)?;
+    let title = args.data.dataset.title();
+    if report.nothing_fetched() {
+        println!(
+            "{title}: all 4 files already verified in {}; nothing downloaded.",
+            dest.display()
+        );
+    } else {
+        println!(
+            "{title}: fetched {} file(s), {} in all; all 4 files verified in {}.",
+            report.fetched_count(),
+            HumanBytes(report.bytes_fetched()),
+            dest.display()
+        );
+    }
+    println!(
+        "{title}: {} training and {} test images of {}x{}, {} classes.",
+        data.train.len(),
+        data.test.len(),
+        data.train.rows(),
+        data.train.cols(),
+        data.dataset.num_classes()
+    );
+    Ok(())
+}
+
+/// Makes sure `args`' data set is present and verified (fetching it if missing
+/// or damaged), then loads it. For `train`, `eval` and `gradcheck`.
+#[allow(dead_code)] // until every data-reading command uses it
+pub fn load_data(args: &DataArgs) -> anyhow::Result<MnistData> {
+    fetch_with_progress(args, false, false)?;
+    Ok(bp_data::load_dir(&args.dataset_dir(), args.dataset)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        fetch: FetchArgs,
+    }
+
+    #[test]
+    fn options_parse() {
+        let cli = Cli::try_parse_from(["x"]).expect("defaults");
+        assert_eq!(cli.fetch.data.dataset, Dataset::Mnist);
+        assert!(!cli.fetch.force && cli.fetch.data.mirrors.is_empty());
+
+        let cli = Cli::try_parse_from([
+            "x",
+            "--dataset",
+            "fashion-mnist",
+            "--data-dir",
+            "/tmp/d",
+            "--mirror",
+            "http://127.0.0.1:1/m/",
+            "--mirror",
+            "some/dir",
+            "--force",
+        ])
+        .expect("all options");
+        let d = &cli.fetch.data;
+        assert_eq!(d.dataset, Dataset::FashionMnist);
+        assert_eq!(d.dataset_dir(), Path::new("/tmp/d/fashion-mnist"));
+        assert_eq!(
+            d.mirrors[..],
+            [
+                Mirror::Url("http://127.0.0.1:1/m/".into()),
+                Mirror::Dir("some/dir".into())
+            ]
+        );
+        assert_eq!(d.mirrors()[..2], d.mirrors[..]);
+        assert!(cli.fetch.force);
+
+        let e = Cli::try_parse_from(["x", "--dataset", "cifar"])
+            .err()
+            .expect("unknown data set");
+        assert!(
+            e.to_string().contains("valid names: mnist, fashion-mnist"),
+            "{e}"
+        );
+        assert!(Cli::try_parse_from(["x", "--mirror", "ftp://x/"]).is_err());
+    }
 }
