@@ -141,14 +141,14 @@ pub fn save_checkpoint<F: Float>(
             TensorView::new(dtype, shape.clone(), bytes).map(|v| (name.as_str(), v))
         })
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|source| TrainError::Safetensors {
+        .map_err(|error| TrainError::Safetensors {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
-    let bytes = safetensors::serialize(views, &Some(metadata)).map_err(|source| {
+    let bytes = safetensors::serialize(views, &Some(metadata)).map_err(|error| {
         TrainError::Safetensors {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     })?;
     write_atomically(path, &bytes)
@@ -164,10 +164,10 @@ fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |what: &'static str, p: &Path| {
         let p = p.to_path_buf();
-        move |source| TrainError::Io {
+        move |error| TrainError::Io {
             path: p,
             what,
-            source,
+            error,
         }
     };
     let dir = match path.parent() {
@@ -212,19 +212,19 @@ fn mismatch(path: &Path, problem: impl Into<String>) -> TrainError {
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|source| TrainError::Io {
+    fs::read(path).map_err(|error| TrainError::Io {
         path: path.to_path_buf(),
         what: "read",
-        source,
+        error,
     })
 }
 
 /// Parses the header and checks the metadata; returns it with the header length.
 fn parse_header(path: &Path, bytes: &[u8]) -> Result<(CheckpointInfo, usize, Metadata)> {
     let (n, header) =
-        SafeTensors::read_metadata(bytes).map_err(|source| TrainError::Safetensors {
+        SafeTensors::read_metadata(bytes).map_err(|error| TrainError::Safetensors {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
     let meta = header
         .metadata()

@@ -29,22 +29,22 @@ pub enum TrainError {
     #[error(transparent)]
     Dataset(#[from] bp_data::DataError),
     /// Reading or writing a file failed.
-    #[error("{}: cannot {what}: {source}", path.display())]
+    #[error("{}: cannot {what}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// What was being done, e.g. `read` or `rename into place`.
         what: &'static str,
-        /// The operating system's error.
-        source: std::io::Error,
+        /// The operating system's error (in the message, so not also a `source`).
+        error: std::io::Error,
     },
     /// A file is not a valid safetensors file (truncated, bad header, bad offsets).
-    #[error("{}: not a valid safetensors file: {source}", path.display())]
+    #[error("{}: not a valid safetensors file: {}", path.display(), describe(error))]
     Safetensors {
         /// The file.
         path: PathBuf,
-        /// What the safetensors parser reported.
-        source: safetensors::SafeTensorError,
+        /// What the safetensors parser reported (in the message, so not also a `source`).
+        error: safetensors::SafeTensorError,
     },
     /// A valid safetensors file that does not hold the model its metadata describes
     /// (missing or extra tensors, wrong shapes or dtypes, missing or bad metadata).
@@ -55,6 +55,28 @@ pub enum TrainError {
         /// What does not match.
         problem: String,
     },
+}
+
+/// A sentence for a safetensors parse error (its `Display` is its `Debug`).
+fn describe(error: &safetensors::SafeTensorError) -> String {
+    use safetensors::SafeTensorError as E;
+    match error {
+        E::HeaderTooSmall => "shorter than the 8-byte header length".into(),
+        E::HeaderTooLarge => "the header length is implausibly large".into(),
+        E::InvalidHeaderLength => "the header length runs past the end of the file (truncated?)".into(),
+        E::InvalidHeader => "the header is not UTF-8 text".into(),
+        E::InvalidHeaderStart | E::InvalidHeaderDeserialization => {
+            "the header is not a valid safetensors JSON header".into()
+        }
+        E::MetadataIncompleteBuffer => {
+            "the tensor data do not fill the rest of the file exactly (truncated, or trailing bytes)"
+                .into()
+        }
+        E::InvalidOffset(name) => format!("tensor {name} has invalid data offsets"),
+        E::TensorInvalidInfo => "a tensor's shape, dtype and data offsets disagree".into(),
+        E::ValidationOverflow => "a tensor's shape overflows".into(),
+        other => format!("{other:?}"),
+    }
 }
 
 /// Result type of this crate.
