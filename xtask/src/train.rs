@@ -1,28 +1,403 @@
-//! `cargo xtask train`, `gradcheck` and `eval`.
+//! `cargo xtask train`, `gradcheck` and `eval`: parse options, call bp-train,
+//! bp-layers and bp-plot, print what happened.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use bp_core::{Float, Targets};
+use bp_layers::{gradient_check, Activation, TwoLayerNet};
+use bp_train::{
+    confusion_matrix, default_eval_threads, load_checkpoint, read_checkpoint_info, save_checkpoint,
+    BatchBuffer, Evaluation, History, Observer, OptimizerKind, Plan, Precision, Sampling,
+    TrainConfig, TrainData, Trainer, DEFAULT_SEED,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+
+use crate::fetch::{load_data, DataArgs};
 
 /// Options of `train`.
-#[derive(clap::Args)]
-pub struct TrainArgs {}
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// Which data set, where, and from where.
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// Number of iterations (parameter updates).
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub iters: usize,
+
+    /// Examples per minibatch.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub batch_size: usize,
+
+    /// Learning rate [default: 0.1 for sgd, 0.01 for momentum, 0.001 for adam]
+    #[arg(long, value_name = "F", allow_hyphen_values = true)]
+    pub lr: Option<f64>,
+
+    /// Hidden layer widths, comma-separated (e.g. 100,50).
+    #[arg(
+        long,
+        default_value = "50",
+        value_delimiter = ',',
+        value_name = "N[,N...]"
+    )]
+    pub hidden: Vec<usize>,
+
+    /// Standard deviation of the initial weights.
+    #[arg(
+        long,
+        default_value_t = 0.01,
+        value_name = "F",
+        allow_hyphen_values = true
+    )]
+    pub weight_init_std: f64,
+
+    /// Activation: relu or sigmoid.
+    #[arg(long, default_value = "relu", value_name = "NAME")]
+    pub activation: String,
+
+    /// Optimizer: sgd, momentum (0.9) or adam (0.9, 0.999).
+    #[arg(long, default_value = "sgd", value_name = "NAME")]
+    pub optimizer: String,
+
+    /// Minibatch sampling: with-replacement (the seed's) or shuffled-epochs.
+    #[arg(long, default_value = "with-replacement", value_name = "NAME")]
+    pub sampling: String,
+
+    /// Float precision: f32 or f64.
+    #[arg(long, default_value = "f32", value_name = "P")]
+    pub precision: String,
+
+    /// Seed of the initial weights and the batch order.
+    #[arg(long, default_value_t = DEFAULT_SEED, value_name = "N")]
+    pub seed: u64,
+
+    /// Output directory [default: runs/latest at the workspace root]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// No progress bar (the evaluation lines and output paths are still printed).
+    #[arg(long)]
+    pub quiet: bool,
+}
 
 /// Options of `gradcheck`.
-#[derive(clap::Args)]
-pub struct GradcheckArgs {}
+#[derive(clap::Args, Debug)]
+pub struct GradcheckArgs {
+    /// Which data set, where, and from where.
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// Seed of the initial weights.
+    #[arg(long, default_value_t = DEFAULT_SEED, value_name = "N")]
+    pub seed: u64,
+}
 
 /// Options of `eval`.
-#[derive(clap::Args)]
-pub struct EvalArgs {}
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// Which data set, where, and from where.
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// A checkpoint written by `cargo xtask train` (model.safetensors).
+    #[arg(long, value_name = "PATH")]
+    pub model: PathBuf,
+}
+
+/// Largest mean absolute difference `gradcheck` accepts.
+const GRADCHECK_TOLERANCE: f64 = 1e-7;
+
+fn workspace_root() -> &'static Path {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest)
+}
+
+impl TrainArgs {
+    /// The run's config and precision, validated (before any data is loaded).
+    fn config(&self) -> anyhow::Result<(TrainConfig, Precision)> {
+        let optimizer: OptimizerKind = self.optimizer.parse()?;
+        let activation: Activation = self.activation.parse()?;
+        let config = TrainConfig {
+            iters: self.iters,
+            batch_size: self.batch_size,
+            lr: self.lr.unwrap_or_else(|| optimizer.default_lr()),
+            hidden: self.hidden.clone(),
+            weight_init_std: self.weight_init_std,
+            activation,
+            optimizer,
+            sampling: self.sampling.parse::<Sampling>()?,
+            seed: self.seed,
+        };
+        config.validate()?;
+        Ok((config, self.precision.parse()?))
+    }
+
+    fn out_dir(&self) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| workspace_root().join("runs").join("latest"))
+    }
+}
+
+/// Shows training progress: a bar with the loss and ETA on a terminal, and one
+/// line per evaluation in any case.
+struct Progress {
+    bar: ProgressBar,
+}
+
+impl Progress {
+    fn new(quiet: bool) -> Self {
+        let bar = if quiet || !std::io::stderr().is_terminal() {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(0).with_style(
+                ProgressStyle::with_template(
+                    "[{elapsed_precise}] [{bar:30}] {pos}/{len} {msg} eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            )
+        };
+        Self { bar }
+    }
+
+    fn line(&self, text: &str) {
+        if self.bar.is_hidden() {
+            println!("{text}");
+        } else {
+            self.bar.suspend(|| println!("{text}"));
+        }
+    }
+}
+
+fn eval_line(e: &Evaluation) -> String {
+    format!(
+        "epoch {}  iter {}  train acc {:.4}  test acc {:.4}",
+        e.epoch, e.iter, e.train_acc, e.test_acc
+    )
+}
+
+impl Observer for Progress {
+    fn on_start(&mut self, plan: &Plan) {
+        self.bar.set_length(plan.iters as u64);
+    }
+
+    fn on_iteration(&mut self, iter: usize, loss: f64) {
+        // Formatting the message every iteration would cost more than the bar is worth.
+        if iter.is_multiple_of(25) {
+            self.bar.set_message(format!("loss {loss:.4}"));
+        }
+        self.bar.set_position(iter as u64 + 1);
+    }
+
+    fn on_evaluation(&mut self, eval: &Evaluation) {
+        self.line(&eval_line(eval));
+    }
+}
+
+/// Trains in float type `F` and saves the checkpoint; returns the history.
+fn train_typed<F: Float>(
+    config: &TrainConfig,
+    data: TrainData<'_>,
+    progress: &mut Progress,
+    model_path: &Path,
+) -> anyhow::Result<History> {
+    let trained = Trainer::<F>::new(config, data)?.run(progress)?;
+    progress.bar.finish_and_clear();
+    save_checkpoint(model_path, &trained.net, config)?;
+    Ok(trained.history)
+}
+
+/// A float as people write it: `0.1`, or `1e30` when very large or small.
+fn number(v: f64) -> String {
+    if v == 0.0 || (1e-4..1e6).contains(&v.abs()) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot rename {} to {}", tmp.display(), path.display())
+    })
+}
 
 /// Runs `train`.
-pub fn run(_args: &TrainArgs) -> anyhow::Result<()> {
-    anyhow::bail!("train is not implemented yet")
+pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let (config, precision) = args.config()?;
+    let out = args.out_dir();
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("cannot create the output directory {}", out.display()))?;
+
+    let t_load = Instant::now();
+    let mnist = load_data(&args.data)?;
+    let load_time = t_load.elapsed();
+    let data = TrainData::from_mnist(&mnist)?;
+    let dataset = mnist.dataset;
+    println!(
+        "{}: {} training and {} test images; {} iterations of batch {}, lr {}, hidden {:?}, {}, {}, {}, seed {}",
+        dataset.title(),
+        data.train.len(),
+        data.test.len(),
+        config.iters,
+        config.batch_size,
+        number(config.lr),
+        config.hidden,
+        config.activation,
+        config.optimizer,
+        precision,
+        config.seed
+    );
+
+    let model_path = out.join("model.safetensors");
+    let mut progress = Progress::new(args.quiet);
+    let result = match precision {
+        Precision::F32 => train_typed::<f32>(&config, data, &mut progress, &model_path),
+        Precision::F64 => train_typed::<f64>(&config, data, &mut progress, &model_path),
+    };
+    progress.bar.finish_and_clear();
+    let mut history = result?;
+    history.set_load_time(load_time);
+    let Some(last) = history.final_eval else {
+        bail!("the run made no evaluation");
+    };
+    println!(
+        "final  iter {}  train acc {:.4}  test acc {:.4}",
+        last.iter, last.train_acc, last.test_acc
+    );
+
+    let metrics = serde_json::json!({
+        "dataset": dataset.name(),
+        "precision": precision.name(),
+        "seed": config.seed,
+        "config": &config,
+        "eval_every": config.eval_every(data.train.len()),
+        "evaluations": &history.evaluations,
+        "final": &history.final_eval,
+        "final_test_acc": last.test_acc,
+        "final_train_acc": last.train_acc,
+        "loss": &history.loss,
+        "timings": &history.timings,
+    });
+    let metrics_path = out.join("metrics.json");
+    let text = serde_json::to_string_pretty(&metrics)?;
+    write_atomic(&metrics_path, text.as_bytes())?;
+
+    let (train_acc, test_acc) = (history.train_acc(), history.test_acc());
+    let mut written = vec![metrics_path];
+    for name in ["accuracy.png", "accuracy.svg"] {
+        let path = out.join(name);
+        bp_plot::plot_accuracy(&path, &train_acc, &test_acc)
+            .with_context(|| format!("cannot plot {}", path.display()))?;
+        written.push(path);
+    }
+    let loss_path = out.join("loss.png");
+    bp_plot::plot_loss(&loss_path, &history.loss)
+        .with_context(|| format!("cannot plot {}", loss_path.display()))?;
+    written.push(loss_path);
+    written.push(model_path);
+
+    let t = &history.timings;
+    println!(
+        "time: load {:.2} s, train {:.2} s, eval {:.2} s, total {:.2} s (whole command {:.2} s)",
+        t.load_s,
+        t.train_s,
+        t.eval_s,
+        t.total_s,
+        start.elapsed().as_secs_f64()
+    );
+    println!("wrote:");
+    for p in written {
+        println!("  {}", p.display());
+    }
+    Ok(())
 }
 
-/// Runs `gradcheck`.
-pub fn gradcheck(_args: &GradcheckArgs) -> anyhow::Result<()> {
-    anyhow::bail!("gradcheck is not implemented yet")
+/// Runs `gradcheck`: backprop against central differences for `TwoLayerNet(784,
+/// 50, 10)` in f64 on the first 3 training images.
+pub fn gradcheck(args: &GradcheckArgs) -> anyhow::Result<()> {
+    let mnist = load_data(&args.data)?;
+    let data = TrainData::from_mnist(&mnist)?;
+    let mut batch = BatchBuffer::<f64>::new();
+    batch.gather(&data.train, &[0, 1, 2]);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
+    let mut net = TwoLayerNet::<f64>::new(data.input_size(), 50, data.classes, 0.01, &mut rng)?;
+    let checks = gradient_check(&mut net, batch.x(), Targets::Labels(batch.labels()))?;
+    let mut failed = Vec::new();
+    for c in &checks {
+        println!("{}: {:.1e}", c.name, c.mean_abs_diff);
+        if c.mean_abs_diff.is_nan() || c.mean_abs_diff > GRADCHECK_TOLERANCE {
+            failed.push(format!("{} ({:.1e})", c.name, c.mean_abs_diff));
+        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "gradient check failed: mean absolute difference above {GRADCHECK_TOLERANCE:e} for {}",
+            failed.join(", ")
+        );
+    }
+    println!("gradient check passed (every parameter within {GRADCHECK_TOLERANCE:e})");
+    Ok(())
 }
 
-/// Runs `eval`.
-pub fn eval(_args: &EvalArgs) -> anyhow::Result<()> {
-    anyhow::bail!("eval is not implemented yet")
+/// Runs `eval`: test accuracy and confusion matrix of a saved model.
+pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
+    let model = &args.model;
+    // Read the model first: a bad path fails before any data is fetched.
+    let info = read_checkpoint_info(model)?;
+    match info.precision {
+        Precision::F32 => eval_typed::<f32>(args),
+        Precision::F64 => eval_typed::<f64>(args),
+    }
+}
+
+fn eval_typed<F: Float>(args: &EvalArgs) -> anyhow::Result<()> {
+    let checkpoint = load_checkpoint::<F>(&args.model)?;
+    let mnist = load_data(&args.data)?;
+    let data = TrainData::from_mnist(&mnist)?;
+    let cm = confusion_matrix(
+        &checkpoint.net,
+        &data.test,
+        data.classes,
+        default_eval_threads(),
+    )
+    .with_context(|| format!("cannot evaluate {}", args.model.display()))?;
+    let dataset = mnist.dataset;
+    println!(
+        "model {} ({:?} hidden, {}, {}, seed {})",
+        args.model.display(),
+        checkpoint.config.hidden,
+        checkpoint.config.activation,
+        Precision::of::<F>(),
+        checkpoint.config.seed
+    );
+    println!(
+        "{} test accuracy {:.4} ({} of {} correct)",
+        dataset.title(),
+        cm.accuracy(),
+        cm.correct(),
+        cm.total()
+    );
+    println!("confusion matrix (rows: actual class, columns: predicted class):");
+    print!("{cm}");
+    if dataset != bp_data::Dataset::Mnist {
+        let names = dataset.class_names();
+        let legend: Vec<String> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{i} = {n}"))
+            .collect();
+        println!("classes: {}", legend.join(", "));
+    }
+    Ok(())
 }
