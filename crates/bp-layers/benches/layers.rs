@@ -5,9 +5,7 @@
 use std::hint::black_box;
 
 use bp_core::Targets;
-use bp_layers::sparse::{
-    sparse_affine_backward, sparse_affine_forward, sparse_backprop, SparseRows,
-};
+use bp_layers::sparse::{sparse_backprop, SparseBatch, SparseRows};
 use bp_layers::{Affine, Layer, Relu, SoftmaxWithLoss, TwoLayerNet};
 use criterion::{criterion_group, criterion_main, Criterion};
 use ndarray::{Array1, Array2};
@@ -45,17 +43,24 @@ fn layers(c: &mut Criterion) {
     c.bench_function("affine_backward_dense", |b| {
         b.iter(|| affine.backward(black_box(dout.view())).expect("backward"))
     });
+    let mut batch = SparseBatch::new();
+    c.bench_function("sparse_batch_gather", |b| {
+        b.iter(|| batch.gather(&sparse, black_box(&rows)).expect("gather"))
+    });
     let mut out = Array2::zeros((BATCH, 50));
     c.bench_function("affine_forward_sparse", |b| {
         b.iter(|| {
-            sparse_affine_forward(&sparse, &rows, w.view(), affine.b.view(), &mut out)
+            batch
+                .affine_forward(w.view(), affine.b.view(), &mut out)
                 .expect("forward")
         })
     });
     let (mut dw, mut db) = (Array2::zeros((784, 50)), Array1::zeros(50));
     c.bench_function("affine_backward_sparse", |b| {
         b.iter(|| {
-            sparse_affine_backward(&sparse, &rows, dout.view(), &mut dw, &mut db).expect("backward")
+            batch
+                .affine_backward(dout.view(), &mut dw, &mut db)
+                .expect("backward")
         })
     });
 
@@ -86,7 +91,8 @@ fn layers(c: &mut Criterion) {
     });
     c.bench_function("train_step_sparse", |b| {
         b.iter(|| {
-            sparse_backprop(&mut net, &sparse, &rows, Targets::Labels(&labels)).expect("step")
+            batch.gather(&sparse, black_box(&rows)).expect("gather");
+            sparse_backprop(&mut net, &batch, Targets::Labels(&labels)).expect("step")
         })
     });
 }

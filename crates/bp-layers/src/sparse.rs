@@ -8,9 +8,16 @@
 //! through the book's layers unchanged ([`MultiLayerNet::loss_after_first`] and
 //! [`MultiLayerNet::backward_to_first`]); tests check both paths agree.
 //!
-//! The two inner loops (`h += a * w_row`) are compiled three times, for AVX-512,
-//! AVX2+FMA and the baseline, and picked at run time: without that the default
-//! x86-64 target is SSE2 only. That dispatch is the crate's only `unsafe`.
+//! How the work is laid out (each choice measured with `cargo bench -p bp-layers`):
+//! * forward, row by row: a row's outputs are summed in registers over its
+//!   non-zeros, then written once;
+//! * backward, column by column ([`SparseBatch`] regroups a batch by column with a
+//!   counting sort): each row of `dW` is summed in registers, then written once;
+//! * the usual widths (50, 100, ...) get kernels whose width is a compile-time
+//!   constant, which is what lets the compiler keep the sums in registers;
+//! * the kernels are compiled for AVX-512, AVX2+FMA and the baseline, and picked
+//!   at run time (the default x86-64 target is SSE2 only). That dispatch is the
+//!   crate's only `unsafe`.
 
 use std::ops::Range;
 
@@ -123,18 +130,172 @@ impl SparseRows {
     }
 }
 
-/// `out[k, :] = b + x[rows[k], :] W` from the non-zeros of each row.
+/// A batch of rows of a [`SparseRows`]: the rows themselves (for the forward
+/// pass) and the same non-zeros regrouped by column (for `dW = xᵀ dout`).
+///
+/// Its buffers are reused by [`gather`](Self::gather) from batch to batch.
+#[derive(Debug, Clone, Default)]
+pub struct SparseBatch {
+    rows: SparseRows,
+    /// Column `c`'s entries are `row_idx[colptr[c]..colptr[c + 1]]`.
+    colptr: Vec<u32>,
+    row_idx: Vec<u16>,
+    vals: Vec<u8>,
+    next: Vec<u32>,
+}
+
+impl Default for SparseRows {
+    fn default() -> Self {
+        Self {
+            width: 0,
+            scale: 1.0,
+            indptr: vec![0],
+            cols: Vec::new(),
+            vals: Vec::new(),
+        }
+    }
+}
+
+/// Most rows one [`SparseBatch`] holds (its row indices are u16).
+pub const MAX_BATCH_ROWS: usize = 1 << 16;
+
+impl SparseBatch {
+    /// An empty batch; fill it with [`gather`](Self::gather).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The rows `rows` of `x` (any order, repeats allowed) as one batch.
+    pub fn from_rows(x: &SparseRows, rows: &[usize]) -> Result<Self> {
+        let mut batch = Self::new();
+        batch.gather(x, rows)?;
+        Ok(batch)
+    }
+
+    /// Replaces the contents with the rows `rows` of `x`, reusing the buffers.
+    pub fn gather(&mut self, x: &SparseRows, rows: &[usize]) -> Result<()> {
+        x.check_rows(rows)?;
+        if rows.len() > MAX_BATCH_ROWS {
+            return Err(LayerError::Config(format!(
+                "SparseBatch: {} rows exceed the maximum of {MAX_BATCH_ROWS}",
+                rows.len()
+            )));
+        }
+        let nnz: usize = rows.iter().map(|&r| x.indptr[r + 1] - x.indptr[r]).sum();
+        if u32::try_from(nnz).is_err() {
+            return Err(LayerError::Config(format!(
+                "SparseBatch: {nnz} non-zeros exceed the u32 index"
+            )));
+        }
+        // The rows, copied in batch order.
+        let b = &mut self.rows;
+        (b.width, b.scale) = (x.width, x.scale);
+        b.indptr.clear();
+        b.indptr.push(0);
+        b.cols.clear();
+        b.vals.clear();
+        for &r in rows {
+            let (cols, vals) = x.row(r);
+            b.cols.extend_from_slice(cols);
+            b.vals.extend_from_slice(vals);
+            b.indptr.push(b.cols.len());
+        }
+        // The same entries grouped by column: a counting sort.
+        self.colptr.clear();
+        self.colptr.resize(x.width + 1, 0);
+        for &c in &b.cols {
+            self.colptr[usize::from(c) + 1] += 1;
+        }
+        for c in 0..x.width {
+            self.colptr[c + 1] += self.colptr[c];
+        }
+        self.next.clear();
+        self.next.extend_from_slice(&self.colptr[..x.width]);
+        self.row_idx.resize(nnz, 0);
+        self.vals.resize(nnz, 0);
+        for k in 0..rows.len() {
+            let (cols, vals) = b.row(k);
+            for (&c, &v) in cols.iter().zip(vals) {
+                let slot = &mut self.next[usize::from(c)];
+                // `k < MAX_BATCH_ROWS` was checked above, so it fits in a u16.
+                self.row_idx[*slot as usize] = k as u16;
+                self.vals[*slot as usize] = v;
+                *slot += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of rows in the batch.
+    pub fn nrows(&self) -> usize {
+        self.rows.nrows()
+    }
+
+    /// Number of stored non-zeros.
+    pub fn nnz(&self) -> usize {
+        self.vals.len()
+    }
+
+    /// `out = x W + b` from the non-zeros.
+    ///
+    /// # Shapes
+    /// `W: (width, n)`, `b: (n)`, `out: (rows, n)`.
+    pub fn affine_forward<F: Float>(
+        &self,
+        w: ArrayView2<'_, F>,
+        b: ArrayView1<'_, F>,
+        out: &mut Array2<F>,
+    ) -> Result<()> {
+        sparse_affine_forward(&self.rows, 0..self.nrows(), w, b, out)
+    }
+
+    /// `dW = xᵀ dout` from the non-zeros, and `db` = column sums of `dout`.
+    ///
+    /// # Shapes
+    /// `dout: (rows, n)`, `dW: (width, n)`, `db: (n)`.
+    pub fn affine_backward<F: Float>(
+        &self,
+        dout: ArrayView2<'_, F>,
+        dw: &mut Array2<F>,
+        db: &mut Array1<F>,
+    ) -> Result<()> {
+        let (rows, width) = (self.nrows(), self.rows.width);
+        check_same_shape("sparse Affine backward (dout)", &[rows, db.len()], &dout)?;
+        check_same_shape(
+            "sparse Affine backward (dW)",
+            &[width, db.len()],
+            &dw.view(),
+        )?;
+        let dout = dout.as_standard_layout();
+        let scale = F::of(self.rows.scale);
+        let csc = simd::Csc {
+            colptr: &self.colptr,
+            row_idx: &self.row_idx,
+            vals: &self.vals,
+        };
+        simd::backward(&csc, scale, slice(&dout)?, contiguous_mut(dw)?);
+        db.assign(&dout.sum_axis(Axis(0)));
+        Ok(())
+    }
+}
+
+/// `out = x[rows] W + b` from the non-zeros of the rows `rows` of `x`.
 ///
 /// # Shapes
 /// `W: (x.width(), n)`, `b: (n)`, `out: (rows.len(), n)`.
 pub fn sparse_affine_forward<F: Float>(
     x: &SparseRows,
-    rows: &[usize],
+    rows: Range<usize>,
     w: ArrayView2<'_, F>,
     b: ArrayView1<'_, F>,
     out: &mut Array2<F>,
 ) -> Result<()> {
-    x.check_rows(rows)?;
+    if rows.end > x.nrows() || rows.start > rows.end {
+        return Err(LayerError::Core(CoreError::InvalidArgument {
+            op: "SparseRows".into(),
+            why: format!("rows {rows:?} out of range for {} rows", x.nrows()),
+        }));
+    }
     check_same_shape("sparse Affine forward (W)", &[x.width, b.len()], &w)?;
     check_same_shape(
         "sparse Affine forward (out)",
@@ -142,44 +303,19 @@ pub fn sparse_affine_forward<F: Float>(
         &out.view(),
     )?;
     let w = w.as_standard_layout();
-    let (w, b) = (slice(&w)?, b.to_vec());
-    let out_slice = out.as_slice_mut().ok_or_else(|| {
-        LayerError::Config("sparse Affine forward: out must be contiguous".into())
-    })?;
-    simd::gather(x, rows, w, &b, out_slice);
+    let b = b.to_vec();
+    let csr = simd::Csr {
+        indptr: &x.indptr[rows.start..=rows.end],
+        cols: &x.cols,
+        vals: &x.vals,
+    };
+    simd::forward(&csr, F::of(x.scale), slice(&w)?, &b, contiguous_mut(out)?);
     Ok(())
 }
 
-/// `dW = x[rows]ᵀ dout` from the non-zeros, and `db` = column sums of `dout`.
-///
-/// # Shapes
-/// `dout: (rows.len(), n)`, `dW: (x.width(), n)`, `db: (n)`.
-pub fn sparse_affine_backward<F: Float>(
-    x: &SparseRows,
-    rows: &[usize],
-    dout: ArrayView2<'_, F>,
-    dw: &mut Array2<F>,
-    db: &mut Array1<F>,
-) -> Result<()> {
-    x.check_rows(rows)?;
-    check_same_shape(
-        "sparse Affine backward (dout)",
-        &[rows.len(), db.len()],
-        &dout,
-    )?;
-    check_same_shape(
-        "sparse Affine backward (dW)",
-        &[x.width, db.len()],
-        &dw.view(),
-    )?;
-    let dout = dout.as_standard_layout();
-    let dw_slice = dw.as_slice_mut().ok_or_else(|| {
-        LayerError::Config("sparse Affine backward: dW must be contiguous".into())
-    })?;
-    dw_slice.fill(F::zero());
-    simd::scatter(x, rows, slice(&dout)?, dw_slice);
-    db.assign(&dout.sum_axis(Axis(0)));
-    Ok(())
+fn contiguous_mut<F>(a: &mut Array2<F>) -> Result<&mut [F]> {
+    a.as_slice_mut()
+        .ok_or_else(|| LayerError::Config("sparse Affine: output arrays must be contiguous".into()))
 }
 
 fn slice<'a, F>(a: &'a ndarray::CowArray<'_, F, ndarray::Ix2>) -> Result<&'a [F]> {
@@ -187,22 +323,21 @@ fn slice<'a, F>(a: &'a ndarray::CowArray<'_, F, ndarray::Ix2>) -> Result<&'a [F]
         .ok_or_else(|| LayerError::Config("expected a contiguous array".into()))
 }
 
-/// Loss and gradients of `net` on the rows `rows` of `x`, with the first layer's
-/// products done sparsely; the gradients are left in the layers as by
-/// [`MultiLayerNet::backprop`], which gives the same values up to rounding.
+/// Loss and gradients of `net` on `batch`, with the first layer's products done
+/// sparsely; the gradients are left in the layers as by [`MultiLayerNet::backprop`],
+/// which gives the same values up to rounding.
 pub fn sparse_backprop<F: Float>(
     net: &mut MultiLayerNet<F>,
-    x: &SparseRows,
-    rows: &[usize],
+    batch: &SparseBatch,
     t: Targets<'_, F>,
 ) -> Result<F> {
     let first = &net.affines()[0];
-    let mut h1 = Array2::zeros((rows.len(), first.output_size()));
-    sparse_affine_forward(x, rows, first.w.view(), first.b.view(), &mut h1)?;
+    let mut h1 = Array2::zeros((batch.nrows(), first.output_size()));
+    batch.affine_forward(first.w.view(), first.b.view(), &mut h1)?;
     let loss = net.loss_after_first(h1, t)?;
     let dh1 = net.backward_to_first()?;
     let first = &mut net.affines_mut()[0];
-    sparse_affine_backward(x, rows, dh1.view(), &mut first.dw, &mut first.db)?;
+    batch.affine_backward(dh1.view(), &mut first.dw, &mut first.db)?;
     Ok(loss)
 }
 
@@ -213,17 +348,16 @@ pub fn sparse_predict<F: Float>(
     rows: Range<usize>,
 ) -> Result<Array2<F>> {
     let first = &net.affines()[0];
-    let idx: Vec<usize> = rows.collect();
-    let mut h1 = Array2::zeros((idx.len(), first.output_size()));
-    sparse_affine_forward(x, &idx, first.w.view(), first.b.view(), &mut h1)?;
+    let mut h1 = Array2::zeros((rows.len(), first.output_size()));
+    sparse_affine_forward(x, rows, first.w.view(), first.b.view(), &mut h1)?;
     net.predict_after_first(h1)
 }
 
-/// Rows per evaluation chunk: small enough that a chunk's hidden activations stay in L1.
-const EVAL_CHUNK: usize = 128;
+/// Rows per evaluation chunk: small enough that a chunk's activations stay in L1.
+pub const EVAL_CHUNK: usize = 128;
 
-/// Fraction of all rows of `x` whose predicted class is `labels[row]`, on
-/// `threads` threads (chunks of 128 rows).
+/// Fraction of the rows of `x` whose predicted class is `labels[row]`, in chunks
+/// of [`EVAL_CHUNK`] rows on `threads` threads.
 pub fn sparse_accuracy<F: Float, L: Copy + Into<usize> + Sync>(
     net: &MultiLayerNet<F>,
     x: &SparseRows,
@@ -245,19 +379,18 @@ pub fn sparse_accuracy<F: Float, L: Copy + Into<usize> + Sync>(
     }
     let count = |range: Range<usize>| -> Result<usize> {
         let mut correct = 0;
-        let mut start = range.start;
-        while start < range.end {
+        for start in range.clone().step_by(EVAL_CHUNK) {
             let end = (start + EVAL_CHUNK).min(range.end);
             let scores = sparse_predict(net, x, start..end)?;
             for (row, label) in scores.rows().into_iter().zip(&labels[start..end]) {
                 correct += usize::from(argmax(row) == (*label).into());
             }
-            start = end;
         }
         Ok(correct)
     };
     let threads = threads.clamp(1, n.div_ceil(EVAL_CHUNK));
-    let per = n.div_ceil(threads);
+    // Whole chunks per thread, so every chunk but the last is full.
+    let per = n.div_ceil(EVAL_CHUNK).div_ceil(threads) * EVAL_CHUNK;
     let correct = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|k| {
@@ -275,69 +408,158 @@ pub fn sparse_accuracy<F: Float, L: Copy + Into<usize> + Sync>(
 
 /// The inner loops, compiled per instruction set and dispatched at run time.
 mod simd {
-    use super::SparseRows;
     use bp_core::Float;
 
-    /// `y += a * x`, written so that the compiler vectorises it.
+    /// Rows as `(column, value)` lists: row `k` is `indptr[k]..indptr[k + 1]`.
+    pub(super) struct Csr<'a> {
+        pub indptr: &'a [usize],
+        pub cols: &'a [u16],
+        pub vals: &'a [u8],
+    }
+
+    /// Columns as `(row, value)` lists: column `c` is `colptr[c]..colptr[c + 1]`.
+    pub(super) struct Csc<'a> {
+        pub colptr: &'a [u32],
+        pub row_idx: &'a [u16],
+        pub vals: &'a [u8],
+    }
+
+    /// `out[k] = b + Σ scale·v · w[c]` over row `k`'s entries, summed in registers.
     #[inline(always)]
-    fn axpy<F: Float>(y: &mut [F], a: F, x: &[F]) {
-        for (y, &x) in y.iter_mut().zip(x) {
-            *y += a * x;
+    fn forward_fixed<F: Float, const N: usize>(
+        x: &Csr<'_>,
+        scale: F,
+        w: &[F],
+        b: &[F],
+        out: &mut [F],
+    ) {
+        let Ok(b) = <&[F; N]>::try_from(b) else {
+            return;
+        };
+        for (k, o) in out.chunks_exact_mut(N).enumerate() {
+            let mut acc = *b;
+            let entries = x.indptr[k]..x.indptr[k + 1];
+            for (&c, &v) in x.cols[entries.clone()].iter().zip(&x.vals[entries]) {
+                let a = F::of(f64::from(v)) * scale;
+                let c = usize::from(c) * N;
+                let Ok(w_row) = <&[F; N]>::try_from(&w[c..c + N]) else {
+                    return;
+                };
+                for i in 0..N {
+                    acc[i] += a * w_row[i];
+                }
+            }
+            o.copy_from_slice(&acc);
         }
     }
 
+    /// The same for any width, summing in `out` instead of registers.
     #[inline(always)]
-    fn gather_impl<F: Float>(x: &SparseRows, rows: &[usize], w: &[F], b: &[F], out: &mut [F]) {
+    fn forward_any<F: Float>(x: &Csr<'_>, scale: F, w: &[F], b: &[F], out: &mut [F]) {
         let n = b.len();
-        let scale = F::of(x.scale);
-        for (&r, h) in rows.iter().zip(out.chunks_exact_mut(n)) {
-            h.copy_from_slice(b);
-            let (cols, vals) = x.row(r);
-            for (&c, &v) in cols.iter().zip(vals) {
-                let c = usize::from(c);
-                axpy(h, F::of(f64::from(v)) * scale, &w[c * n..(c + 1) * n]);
+        for (k, o) in out.chunks_exact_mut(n).enumerate() {
+            o.copy_from_slice(b);
+            let entries = x.indptr[k]..x.indptr[k + 1];
+            for (&c, &v) in x.cols[entries.clone()].iter().zip(&x.vals[entries]) {
+                let a = F::of(f64::from(v)) * scale;
+                let c = usize::from(c) * n;
+                for (o, &w) in o.iter_mut().zip(&w[c..c + n]) {
+                    *o += a * w;
+                }
             }
         }
+    }
+
+    /// `dw[c] = Σ scale·v · dout[k]` over column `c`'s entries, summed in registers.
+    #[inline(always)]
+    fn backward_fixed<F: Float, const N: usize>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
+        for (c, dw_row) in dw.chunks_exact_mut(N).enumerate() {
+            let mut acc = [F::zero(); N];
+            let entries = x.colptr[c] as usize..x.colptr[c + 1] as usize;
+            for (&k, &v) in x.row_idx[entries.clone()].iter().zip(&x.vals[entries]) {
+                let a = F::of(f64::from(v)) * scale;
+                let k = usize::from(k) * N;
+                let Ok(d) = <&[F; N]>::try_from(&dout[k..k + N]) else {
+                    return;
+                };
+                for i in 0..N {
+                    acc[i] += a * d[i];
+                }
+            }
+            dw_row.copy_from_slice(&acc);
+        }
+    }
+
+    /// The same for any width, summing in `dw` instead of registers.
+    #[inline(always)]
+    fn backward_any<F: Float>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
+        let n = dw.len() / (x.colptr.len() - 1).max(1);
+        for (c, dw_row) in dw.chunks_exact_mut(n).enumerate() {
+            dw_row.fill(F::zero());
+            let entries = x.colptr[c] as usize..x.colptr[c + 1] as usize;
+            for (&k, &v) in x.row_idx[entries.clone()].iter().zip(&x.vals[entries]) {
+                let a = F::of(f64::from(v)) * scale;
+                let k = usize::from(k) * n;
+                for (g, &d) in dw_row.iter_mut().zip(&dout[k..k + n]) {
+                    *g += a * d;
+                }
+            }
+        }
+    }
+
+    /// Picks the fixed-width kernel for the common widths, the general one otherwise.
+    macro_rules! by_width {
+        ($n:expr, $fixed:ident, $any:ident, ($($arg:expr),*)) => {
+            match $n {
+                10 => $fixed::<F, 10>($($arg),*),
+                16 => $fixed::<F, 16>($($arg),*),
+                20 => $fixed::<F, 20>($($arg),*),
+                32 => $fixed::<F, 32>($($arg),*),
+                50 => $fixed::<F, 50>($($arg),*),
+                64 => $fixed::<F, 64>($($arg),*),
+                100 => $fixed::<F, 100>($($arg),*),
+                128 => $fixed::<F, 128>($($arg),*),
+                _ => $any::<F>($($arg),*),
+            }
+        };
     }
 
     #[inline(always)]
-    fn scatter_impl<F: Float>(x: &SparseRows, rows: &[usize], dout: &[F], dw: &mut [F]) {
-        let n = dw.len() / x.width.max(1);
-        let scale = F::of(x.scale);
-        for (&r, d) in rows.iter().zip(dout.chunks_exact(n)) {
-            let (cols, vals) = x.row(r);
-            for (&c, &v) in cols.iter().zip(vals) {
-                let c = usize::from(c);
-                axpy(&mut dw[c * n..(c + 1) * n], F::of(f64::from(v)) * scale, d);
-            }
-        }
+    fn forward_impl<F: Float>(x: &Csr<'_>, scale: F, w: &[F], b: &[F], out: &mut [F]) {
+        by_width!(b.len(), forward_fixed, forward_any, (x, scale, w, b, out))
+    }
+
+    #[inline(always)]
+    fn backward_impl<F: Float>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
+        let n = dw.len() / (x.colptr.len() - 1).max(1);
+        by_width!(n, backward_fixed, backward_any, (x, scale, dout, dw))
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-    fn gather_avx512<F: Float>(x: &SparseRows, rows: &[usize], w: &[F], b: &[F], out: &mut [F]) {
-        gather_impl(x, rows, w, b, out)
+    fn forward_avx512<F: Float>(x: &Csr<'_>, scale: F, w: &[F], b: &[F], out: &mut [F]) {
+        forward_impl(x, scale, w, b, out)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn gather_avx2<F: Float>(x: &SparseRows, rows: &[usize], w: &[F], b: &[F], out: &mut [F]) {
-        gather_impl(x, rows, w, b, out)
+    fn forward_avx2<F: Float>(x: &Csr<'_>, scale: F, w: &[F], b: &[F], out: &mut [F]) {
+        forward_impl(x, scale, w, b, out)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-    fn scatter_avx512<F: Float>(x: &SparseRows, rows: &[usize], dout: &[F], dw: &mut [F]) {
-        scatter_impl(x, rows, dout, dw)
+    fn backward_avx512<F: Float>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
+        backward_impl(x, scale, dout, dw)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn scatter_avx2<F: Float>(x: &SparseRows, rows: &[usize], dout: &[F], dw: &mut [F]) {
-        scatter_impl(x, rows, dout, dw)
+    fn backward_avx2<F: Float>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
+        backward_impl(x, scale, dout, dw)
     }
 
-    /// The best instruction set this CPU has, detected once.
+    /// The best instruction set this CPU has, detected once (`BP_NO_SIMD` forces the baseline).
     #[cfg(target_arch = "x86_64")]
     fn level() -> u8 {
         use std::sync::OnceLock;
@@ -359,37 +581,31 @@ mod simd {
         })
     }
 
-    /// `out[k] = b + Σ value * W[col]` over the non-zeros of row `rows[k]`.
+    /// `out = b + x W` for the rows of `x`.
     #[allow(unsafe_code)]
-    pub(super) fn gather<F: Float>(
-        x: &SparseRows,
-        rows: &[usize],
-        w: &[F],
-        b: &[F],
-        out: &mut [F],
-    ) {
+    pub(super) fn forward<F: Float>(x: &Csr<'_>, scale: F, w: &[F], b: &[F], out: &mut [F]) {
         #[cfg(target_arch = "x86_64")]
         match level() {
             // SAFETY: `level()` checked at run time that the CPU has these features.
-            2 => return unsafe { gather_avx512(x, rows, w, b, out) },
+            2 => return unsafe { forward_avx512(x, scale, w, b, out) },
             // SAFETY: as above.
-            1 => return unsafe { gather_avx2(x, rows, w, b, out) },
+            1 => return unsafe { forward_avx2(x, scale, w, b, out) },
             _ => {}
         }
-        gather_impl(x, rows, w, b, out)
+        forward_impl(x, scale, w, b, out)
     }
 
-    /// `dW[col] += value * dout[k]` over the non-zeros of row `rows[k]`.
+    /// `dW = xᵀ dout` for the columns of `x`.
     #[allow(unsafe_code)]
-    pub(super) fn scatter<F: Float>(x: &SparseRows, rows: &[usize], dout: &[F], dw: &mut [F]) {
+    pub(super) fn backward<F: Float>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
         #[cfg(target_arch = "x86_64")]
         match level() {
             // SAFETY: `level()` checked at run time that the CPU has these features.
-            2 => return unsafe { scatter_avx512(x, rows, dout, dw) },
+            2 => return unsafe { backward_avx512(x, scale, dout, dw) },
             // SAFETY: as above.
-            1 => return unsafe { scatter_avx2(x, rows, dout, dw) },
+            1 => return unsafe { backward_avx2(x, scale, dout, dw) },
             _ => {}
         }
-        scatter_impl(x, rows, dout, dw)
+        backward_impl(x, scale, dout, dw)
     }
 }

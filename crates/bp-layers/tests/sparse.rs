@@ -4,8 +4,7 @@ mod common;
 
 use bp_core::{Float, Targets};
 use bp_layers::sparse::{
-    sparse_accuracy, sparse_affine_backward, sparse_affine_forward, sparse_backprop,
-    sparse_predict, SparseRows,
+    sparse_accuracy, sparse_backprop, sparse_predict, SparseBatch, SparseRows,
 };
 use bp_layers::{Activation, MultiLayerNet};
 use common::{max_rel_err, rng};
@@ -52,6 +51,8 @@ fn sparse_products_match_dense_products() {
         (0.8, 100, 784, 50),
         (0.5, 7, 33, 5),
         (0.0, 3, 4, 17),
+        (0.7, 9, 60, 16),
+        (0.8, 5, 30, 100),
         (1.0, 4, 9, 3),
     ] {
         let x = sparse_u8(2, rows, width, zeros);
@@ -63,20 +64,26 @@ fn sparse_products_match_dense_products() {
         let dout = common::uniform(&mut r, rows, n, -1.0, 1.0);
         let all: Vec<usize> = (0..rows).collect();
 
+        let batch = SparseBatch::from_rows(&s, &all).unwrap();
+        assert_eq!(batch.nnz(), s.nnz());
         let mut out = Array2::zeros((rows, n));
-        sparse_affine_forward(&s, &all, w.view(), b.view(), &mut out).unwrap();
+        batch.affine_forward(w.view(), b.view(), &mut out).unwrap();
         let expected = xd.dot(&w) + &b;
         assert!(max_rel_err(&out, &expected) < 1e-12, "forward {zeros}");
 
         let (mut dw, mut db) = (Array2::from_elem((width, n), 7.0), Array1::zeros(n));
-        sparse_affine_backward(&s, &all, dout.view(), &mut dw, &mut db).unwrap();
+        batch
+            .affine_backward(dout.view(), &mut dw, &mut db)
+            .unwrap();
         assert!(max_rel_err(&dw, &xd.t().dot(&dout)) < 1e-12, "dW {zeros}");
         assert!(max_rel_err(&db, &dout.sum_axis(ndarray::Axis(0))) < 1e-12);
 
         // A subset of rows, in any order, with repeats (batches drawn with replacement).
         let pick = [rows - 1, 0, rows - 1];
         let mut out = Array2::zeros((3, n));
-        sparse_affine_forward(&s, &pick, w.view(), b.view(), &mut out).unwrap();
+        let mut batch = SparseBatch::new();
+        batch.gather(&s, &pick).unwrap();
+        batch.affine_forward(w.view(), b.view(), &mut out).unwrap();
         let expected = ndarray::stack![
             ndarray::Axis(0),
             xd.row(rows - 1),
@@ -103,7 +110,8 @@ fn check_backprop_agrees<F: Float>(tol: f64, activation: Activation, hidden: &[u
     let l1 = plain
         .backprop(batch.view(), Targets::Labels(&labels))
         .unwrap();
-    let l2 = sparse_backprop(&mut fast, &s, &rows, Targets::Labels(&labels)).unwrap();
+    let batch = SparseBatch::from_rows(&s, &rows).unwrap();
+    let l2 = sparse_backprop(&mut fast, &batch, Targets::Labels(&labels)).unwrap();
     assert!((l1 - l2).abs().to_f64_exact() < tol, "loss {l1} vs {l2}");
     for (p, q) in plain.params().iter().zip(fast.params().iter()) {
         assert_eq!(p.name, q.name);
@@ -146,32 +154,55 @@ fn sparse_backprop_matches_the_dense_net_in_f32() {
 }
 
 #[test]
+fn sparse_accuracy_over_several_chunks_matches_the_dense_net() {
+    // 300 rows: two full chunks of 128 and a partial one.
+    let x = sparse_u8(8, 300, 40, 0.7);
+    let s = SparseRows::from_u8(x.view(), 1.0 / 255.0).unwrap();
+    let net = MultiLayerNet::<f64>::new(40, &[8], 4, Activation::Relu, 0.5, &mut rng(1)).unwrap();
+    let labels: Vec<usize> = (0..300).map(|i| (i * 7) % 4).collect();
+    let expected = net
+        .accuracy(dense::<f64>(&x).view(), Targets::Labels(&labels))
+        .unwrap();
+    for threads in [1, 2, 3] {
+        assert_eq!(
+            sparse_accuracy(&net, &s, &labels, threads).unwrap(),
+            expected
+        );
+    }
+    let p = sparse_predict(&net, &s, 128..300).unwrap();
+    let d = net
+        .predict(dense::<f64>(&x).slice(ndarray::s![128..300, ..]))
+        .unwrap();
+    assert!(max_rel_err(&p, &d) < 1e-12);
+    assert!(sparse_predict(&net, &s, 250..301).is_err());
+}
+
+#[test]
 fn bad_input_is_an_error() {
     let x = sparse_u8(6, 5, 8, 0.5);
     let s = SparseRows::from_u8(x.view(), 1.0).unwrap();
     let w = Array2::<f32>::zeros((8, 3));
     let b = Array1::<f32>::zeros(3);
-    let mut out = Array2::zeros((2, 3));
-    let err = sparse_affine_forward(&s, &[0, 5], w.view(), b.view(), &mut out).unwrap_err();
+    let err = SparseBatch::from_rows(&s, &[0, 5]).unwrap_err();
     assert!(
         err.to_string().contains("row 5 out of range for 5 rows"),
         "{err}"
     );
-    let err = sparse_affine_forward(
-        &s,
-        &[0, 1],
-        Array2::<f32>::zeros((7, 3)).view(),
-        b.view(),
-        &mut out,
-    )
-    .unwrap_err();
+    let batch = SparseBatch::from_rows(&s, &[0, 1]).unwrap();
+    let mut out = Array2::zeros((2, 3));
+    let err = batch
+        .affine_forward(Array2::<f32>::zeros((7, 3)).view(), b.view(), &mut out)
+        .unwrap_err();
     assert!(
         err.to_string().contains("expected [8, 3], got [7, 3]"),
         "{err}"
     );
-    let err = sparse_affine_forward(&s, &[0], w.view(), b.view(), &mut out).unwrap_err();
+    let mut out = Array2::zeros((1, 3));
+    let err = batch
+        .affine_forward(w.view(), b.view(), &mut out)
+        .unwrap_err();
     assert!(
-        err.to_string().contains("expected [1, 3], got [2, 3]"),
+        err.to_string().contains("expected [2, 3], got [1, 3]"),
         "{err}"
     );
     let net = MultiLayerNet::<f32>::new(8, &[4], 3, Activation::Relu, 0.1, &mut rng(0)).unwrap();
