@@ -7,7 +7,7 @@ use std::hint::black_box;
 use bp_core::Targets;
 use bp_layers::sparse::{sparse_backprop, SparseBatch, SparseRows};
 use bp_layers::{Affine, Layer, Relu, SoftmaxWithLoss, TwoLayerNet};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_main, Criterion};
 use ndarray::{Array1, Array2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -97,5 +97,9 @@ fn layers(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, layers);
+mod group {
+    #![allow(missing_docs)] // criterion's macro defines an undocumented `pub fn`
+    criterion::criterion_group!(benches, super::layers);
+}
+use group::benches;
 criterion_main!(benches);
