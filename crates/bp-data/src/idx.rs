@@ -330,8 +330,9 @@ impl IdxHeader {
 }
 
 /// The largest initial allocation for a payload; beyond this the buffer grows with
-/// the bytes actually read, so a lying header cannot exhaust memory.
-const MAX_PREALLOC: u64 = 64 << 20;
+/// the bytes actually read (never past the declared length), so a lying header
+/// cannot exhaust memory.
+const MAX_PREALLOC: u64 = 1 << 20;
 
 /// Reads one IDX array from `r`, gzip-compressed or raw (detected from the bytes).
 /// Checks the header, the payload length, and for gzip the stream's CRC and size.
@@ -373,7 +374,14 @@ fn read_from_decoder<R: Read>(d: &mut Decoder<R>) -> Result<IdxArray, IdxError> 
     let (header, _) = d.read_header()?;
     let want = header.payload_bytes;
     let mut buf = Vec::with_capacity(want.min(MAX_PREALLOC) as usize);
-    let got = d.stream(want, |c| buf.extend_from_slice(c))?;
+    let got = d.stream(want, |c| {
+        if buf.capacity() - buf.len() < c.len() {
+            // Double, but never beyond the declared length (`stream` never exceeds it).
+            let room = (want as usize).saturating_sub(buf.len());
+            buf.reserve_exact(buf.len().max(c.len()).min(room));
+        }
+        buf.extend_from_slice(c)
+    })?;
     if got < want {
         return Err(IdxError::PayloadTooShort {
             expected: want,
