@@ -337,9 +337,7 @@ fn invalid_options_exit_1_with_a_message() {
         let o = train("mnist", out, args);
         assert_clean_failure(&format!("train {args:?}"), &o, 1, needle);
     }
-    // A value clap itself rejects while parsing (the data set is parsed by clap)
-    // gives one clear message too; its exit code is clap's usage code 2 until
-    // xtask's main maps parse errors to 1, so either is accepted here.
+    // Values clap itself rejects while parsing give one clear message and exit 1 too.
     let o = xtask(&[
         "train",
         "--dataset",
@@ -347,9 +345,23 @@ fn invalid_options_exit_1_with_a_message() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    let code = o.status.code().unwrap_or(-1);
-    assert!(code == 1 || code == 2, "{}", stderr(&o));
-    assert_clean_failure("train --dataset cifar", &o, code, "unknown data set");
+    assert_clean_failure("train --dataset cifar", &o, 1, "unknown data set");
+    let o = xtask(&[
+        "train",
+        "--batch-size",
+        "abc",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_clean_failure("train --batch-size abc", &o, 1, "invalid value");
+    let o = xtask(&[
+        "train",
+        "--input-path",
+        "gpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_clean_failure("train --input-path gpu", &o, 1, "unknown input path");
 
     let missing = out.join("no-such-model.safetensors");
     let o = xtask(&["eval", "--model", missing.to_str().unwrap()]);

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod fetch;
 mod train;
 
@@ -26,15 +27,29 @@ enum Command {
     Gradcheck(train::GradcheckArgs),
     /// Test accuracy and confusion matrix of a saved model.
     Eval(train::EvalArgs),
+    /// Time whole default training runs (release build) and report medians.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version go to stdout with exit 0; a bad option is one message, exit 1.
+        Err(err) if !err.use_stderr() => {
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::FAILURE;
+        }
+    };
     let result = match cli.command {
         Command::FetchMnist(args) => fetch::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Gradcheck(args) => train::gradcheck(&args),
         Command::Eval(args) => train::eval(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

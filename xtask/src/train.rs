@@ -10,8 +10,8 @@ use bp_core::{Float, Targets};
 use bp_layers::{gradient_check, Activation, TwoLayerNet};
 use bp_train::{
     confusion_matrix, default_eval_threads, load_checkpoint, read_checkpoint_info, save_checkpoint,
-    BatchBuffer, Evaluation, History, Observer, OptimizerKind, Plan, Precision, Sampling,
-    TrainConfig, TrainData, Trainer, DEFAULT_SEED,
+    BatchBuffer, Evaluation, History, InputPath, Observer, OptimizerKind, Plan, Precision,
+    Sampling, TrainConfig, TrainData, Trainer, DEFAULT_SEED,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
@@ -79,6 +79,11 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
+    /// First layer on the images: auto (sparse when at most half the pixels are
+    /// non-zero), dense or sparse. Same numbers up to float rounding.
+    #[arg(long, default_value = "auto", value_name = "PATH")]
+    pub input_path: String,
+
     /// No progress bar (the evaluation lines and output paths are still printed).
     #[arg(long)]
     pub quiet: bool,
@@ -118,7 +123,7 @@ fn workspace_root() -> &'static Path {
 
 impl TrainArgs {
     /// The run's config and precision, validated (before any data is loaded).
-    fn config(&self) -> anyhow::Result<(TrainConfig, Precision)> {
+    fn config(&self) -> anyhow::Result<(TrainConfig, Precision, InputPath)> {
         let optimizer: OptimizerKind = self.optimizer.parse()?;
         let activation: Activation = self.activation.parse()?;
         let config = TrainConfig {
@@ -133,7 +138,7 @@ impl TrainArgs {
             seed: self.seed,
         };
         config.validate()?;
-        Ok((config, self.precision.parse()?))
+        Ok((config, self.precision.parse()?, self.input_path.parse()?))
     }
 
     fn out_dir(&self) -> PathBuf {
@@ -203,13 +208,24 @@ impl Observer for Progress {
 fn train_typed<F: Float>(
     config: &TrainConfig,
     data: TrainData<'_>,
+    input_path: InputPath,
     progress: &mut Progress,
     model_path: &Path,
-) -> anyhow::Result<History> {
-    let trained = Trainer::<F>::new(config, data)?.run(progress)?;
+) -> anyhow::Result<(History, InputPath)> {
+    let trainer = Trainer::<F>::new(config, data)?.with_input_path(input_path)?;
+    let used = trainer.input_path();
+    let trained = trainer.run(progress)?;
     progress.bar.finish_and_clear();
     save_checkpoint(model_path, &trained.net, config)?;
-    Ok(trained.history)
+    Ok((trained.history, used))
+}
+
+/// Peak resident memory of this process so far (Linux's `VmHWM`), if known.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// A float as people write it: `0.1`, or `1e30` when very large or small.
@@ -234,7 +250,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// Runs `train`.
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let start = Instant::now();
-    let (config, precision) = args.config()?;
+    let (config, precision, input_path) = args.config()?;
     let out = args.out_dir();
     std::fs::create_dir_all(&out)
         .with_context(|| format!("cannot create the output directory {}", out.display()))?;
@@ -262,11 +278,11 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let model_path = out.join("model.safetensors");
     let mut progress = Progress::new(args.quiet);
     let result = match precision {
-        Precision::F32 => train_typed::<f32>(&config, data, &mut progress, &model_path),
-        Precision::F64 => train_typed::<f64>(&config, data, &mut progress, &model_path),
+        Precision::F32 => train_typed::<f32>(&config, data, input_path, &mut progress, &model_path),
+        Precision::F64 => train_typed::<f64>(&config, data, input_path, &mut progress, &model_path),
     };
     progress.bar.finish_and_clear();
-    let mut history = result?;
+    let (mut history, input_path) = result?;
     history.set_load_time(load_time);
     let Some(last) = history.final_eval else {
         bail!("the run made no evaluation");
@@ -288,6 +304,11 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         "final_train_acc": last.train_acc,
         "loss": &history.loss,
         "timings": &history.timings,
+        "input_path": input_path.name(),
+        "layer_sizes": config.layer_sizes(data.input_size(), data.classes),
+        "train_size": data.train.len(),
+        "test_size": data.test.len(),
+        "peak_rss_bytes": peak_rss_bytes(),
     });
     let metrics_path = out.join("metrics.json");
     let text = serde_json::to_string_pretty(&metrics)?;

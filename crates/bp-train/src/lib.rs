@@ -61,6 +61,7 @@ mod config;
 mod data;
 mod error;
 mod eval;
+mod input;
 mod optim;
 mod trainer;
 
@@ -72,6 +73,7 @@ pub use config::{OptimizerKind, Precision, Sampling, TrainConfig, DEFAULT_SEED};
 pub use data::{BatchBuffer, SplitView, TrainData};
 pub use error::{Result, TrainError};
 pub use eval::{accuracy, confusion_matrix, default_eval_threads, ConfusionMatrix, EVAL_CHUNK};
+pub use input::{density, InputPath, SPARSE_MAX_DENSITY};
 pub use optim::{build_optimizer, Adam, Momentum, Optimizer, Sgd};
 pub use trainer::{train, Evaluation, History, Observer, Plan, Timings, Trained, Trainer};
 

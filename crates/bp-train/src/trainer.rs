@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use bp_core::{Float, Targets};
+use bp_core::Float;
 use bp_layers::{MultiLayerNet, Param};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -12,9 +12,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Sampling, TrainConfig};
-use crate::data::{BatchBuffer, TrainData};
+use crate::data::TrainData;
 use crate::error::{Result, TrainError};
-use crate::eval::{accuracy, default_eval_threads};
+use crate::eval::default_eval_threads;
+use crate::input::{InputPath, Inputs};
 use crate::optim::{build_optimizer, Optimizer};
 
 /// One evaluation on the full training and test sets.
@@ -185,7 +186,7 @@ pub struct Trainer<'a, F: Float> {
     rng: ChaCha8Rng,
     sampler: Sampler,
     indices: Vec<usize>,
-    batch: BatchBuffer<F>,
+    inputs: Inputs<F>,
     eval_threads: usize,
     iter: usize,
 }
@@ -221,7 +222,7 @@ impl<'a, F: Float> Trainer<'a, F> {
             net,
             rng,
             indices: Vec::with_capacity(config.batch_size),
-            batch: BatchBuffer::new(),
+            inputs: Inputs::new(InputPath::Auto, &data)?,
             eval_threads: default_eval_threads(),
             iter: 0,
         })
@@ -232,6 +233,18 @@ impl<'a, F: Float> Trainer<'a, F> {
     pub fn with_eval_threads(mut self, threads: usize) -> Self {
         self.eval_threads = threads.max(1);
         self
+    }
+
+    /// Chooses how the first layer reads the images (default [`InputPath::Auto`]).
+    /// Both paths compute the same numbers up to float rounding.
+    pub fn with_input_path(mut self, path: InputPath) -> Result<Self> {
+        self.inputs = Inputs::new(path, &self.data)?;
+        Ok(self)
+    }
+
+    /// The input path in use: [`InputPath::Dense`] or [`InputPath::Sparse`].
+    pub fn input_path(&self) -> InputPath {
+        self.inputs.path()
     }
 
     /// The net as it is now.
@@ -279,10 +292,7 @@ impl<'a, F: Float> Trainer<'a, F> {
             self.config.batch_size,
             &mut self.indices,
         );
-        self.batch.gather(&train, &self.indices);
-        let loss = self
-            .net
-            .backprop(self.batch.x(), Targets::Labels(self.batch.labels()))?;
+        let loss = self.inputs.backprop(&mut self.net, &train, &self.indices)?;
         if !loss.is_finite() {
             return Err(TrainError::Diverged {
                 iter,
@@ -298,10 +308,8 @@ impl<'a, F: Float> Trainer<'a, F> {
 
     /// Accuracy on the whole training set and on the whole test set.
     pub fn evaluate(&self) -> Result<(f64, f64)> {
-        let (d, threads) = (&self.data, self.eval_threads);
-        let train = accuracy(&self.net, &d.train, d.classes, threads)?;
-        let test = accuracy(&self.net, &d.test, d.classes, threads)?;
-        Ok((train, test))
+        self.inputs
+            .evaluate(&self.net, &self.data, self.eval_threads)
     }
 
     /// Runs the remaining iterations, evaluating after iteration 0 and every

@@ -323,3 +323,38 @@ fn invalid_settings_are_errors_not_panics() {
     let h = train::<f32>(&config, &d, &mut ()).unwrap().history;
     assert_eq!(h.evaluations.len(), 3, "eval_every = max(60 / 100, 1) = 1");
 }
+
+#[test]
+fn the_sparse_and_dense_paths_train_the_same_net() {
+    use bp_train::InputPath;
+    // Zero out the dim pixels so the set is sparse, like MNIST.
+    let (mut tr, mut te) = train_test(600);
+    for set in [&mut tr, &mut te] {
+        set.images.mapv_inplace(|v| if v < 150 { 0 } else { v });
+    }
+    let d = data(&tr, &te);
+    assert!(bp_train::density(d.train.images) < bp_train::SPARSE_MAX_DENSITY);
+    let config = TrainConfig {
+        iters: 200,
+        ..small_config()
+    };
+    let run = |path: InputPath| {
+        let trainer = Trainer::<f64>::new(&config, d)
+            .unwrap()
+            .with_input_path(path)
+            .unwrap();
+        assert_eq!(trainer.input_path(), path);
+        trainer.run(&mut ()).unwrap().history
+    };
+    let (dense, sparse) = (run(InputPath::Dense), run(InputPath::Sparse));
+    assert_eq!(dense.evaluations, sparse.evaluations);
+    for (i, (a, b)) in dense.loss.iter().zip(&sparse.loss).enumerate() {
+        assert!((a - b).abs() < 1e-9, "iteration {i}: {a} vs {b}");
+    }
+    // Auto picks sparse for this set, dense for the unmodified (dense) one.
+    let auto = Trainer::<f32>::new(&config, d).unwrap();
+    assert_eq!(auto.input_path(), InputPath::Sparse);
+    let (tr, te) = train_test(600);
+    let auto = Trainer::<f32>::new(&config, data(&tr, &te)).unwrap();
+    assert_eq!(auto.input_path(), InputPath::Dense);
+}

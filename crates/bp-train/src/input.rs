@@ -1,0 +1,179 @@
+//! How a run feeds images to the first layer: dense float batches (the book's
+//! way) or the sparse path of [`bp_layers::sparse`], chosen by the data's density.
+
+use std::fmt;
+use std::str::FromStr;
+
+use bp_core::{Float, Targets};
+use bp_layers::sparse::{sparse_accuracy, sparse_backprop, SparseBatch, SparseRows};
+use bp_layers::MultiLayerNet;
+use ndarray::ArrayView2;
+
+use crate::data::{BatchBuffer, SplitView, TrainData};
+use crate::error::{Result, TrainError};
+use crate::eval::accuracy;
+
+/// Which implementation of the first layer's products a run uses. Both compute
+/// the same numbers up to float rounding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputPath {
+    /// Sparse when at most [`SPARSE_MAX_DENSITY`] of the training pixels are
+    /// non-zero (MNIST: 19%, Fashion-MNIST: 50%), dense otherwise.
+    #[default]
+    Auto,
+    /// Float minibatches and ndarray's matrix products, as in the book.
+    Dense,
+    /// Only the non-zero pixels (`bp_layers::sparse`).
+    Sparse,
+}
+
+/// Above this fraction of non-zero pixels, [`InputPath::Auto`] picks the dense path.
+pub const SPARSE_MAX_DENSITY: f64 = 0.5;
+
+impl InputPath {
+    /// Lower-case name: `auto`, `dense` or `sparse`.
+    pub fn name(self) -> &'static str {
+        match self {
+            InputPath::Auto => "auto",
+            InputPath::Dense => "dense",
+            InputPath::Sparse => "sparse",
+        }
+    }
+}
+
+impl fmt::Display for InputPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for InputPath {
+    type Err = TrainError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(InputPath::Auto),
+            "dense" => Ok(InputPath::Dense),
+            "sparse" => Ok(InputPath::Sparse),
+            _ => Err(TrainError::config(format!(
+                "unknown input path {s:?} (expected auto, dense or sparse)"
+            ))),
+        }
+    }
+}
+
+/// Fraction of the entries of `images` that are non-zero.
+pub fn density(images: ArrayView2<'_, u8>) -> f64 {
+    let total = images.len();
+    if total == 0 {
+        return 0.0;
+    }
+    let nonzero: usize = match images.as_slice() {
+        Some(s) => s.iter().map(|&b| usize::from(b != 0)).sum(),
+        None => images.iter().filter(|&&b| b != 0).count(),
+    };
+    nonzero as f64 / total as f64
+}
+
+/// The run's inputs in the form its path needs, with the reused batch buffers.
+// One value per run: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Inputs<F> {
+    Dense(BatchBuffer<F>),
+    Sparse {
+        train: SparseRows,
+        test: SparseRows,
+        batch: SparseBatch,
+        labels: Vec<usize>,
+    },
+}
+
+/// Pixels are read as `byte / 255`, as the book's `load_mnist(normalize=True)`.
+const PIXEL_SCALE: f64 = 1.0 / 255.0;
+
+impl<F: Float> Inputs<F> {
+    /// Prepares `data` for `path` (`Auto` resolved by the training set's density).
+    pub fn new(path: InputPath, data: &TrainData<'_>) -> Result<Self> {
+        let sparse = match path {
+            InputPath::Dense => false,
+            InputPath::Sparse => true,
+            InputPath::Auto => density(data.train.images) <= SPARSE_MAX_DENSITY,
+        };
+        if !sparse {
+            return Ok(Inputs::Dense(BatchBuffer::new()));
+        }
+        Ok(Inputs::Sparse {
+            train: SparseRows::from_u8(data.train.images, PIXEL_SCALE)?,
+            test: SparseRows::from_u8(data.test.images, PIXEL_SCALE)?,
+            batch: SparseBatch::new(),
+            labels: Vec::new(),
+        })
+    }
+
+    /// The path in use: `Dense` or `Sparse`.
+    pub fn path(&self) -> InputPath {
+        match self {
+            Inputs::Dense(_) => InputPath::Dense,
+            Inputs::Sparse { .. } => InputPath::Sparse,
+        }
+    }
+
+    /// Loss and gradients of `net` on the examples `indices` of `train`.
+    pub fn backprop(
+        &mut self,
+        net: &mut MultiLayerNet<F>,
+        train: &SplitView<'_>,
+        indices: &[usize],
+    ) -> Result<F> {
+        Ok(match self {
+            Inputs::Dense(buf) => {
+                buf.gather(train, indices);
+                net.backprop(buf.x(), Targets::Labels(buf.labels()))?
+            }
+            Inputs::Sparse {
+                train: rows,
+                batch,
+                labels,
+                ..
+            } => {
+                batch.gather(rows, indices)?;
+                labels.clear();
+                labels.extend(indices.iter().map(|&i| usize::from(train.labels[i])));
+                sparse_backprop(net, batch, Targets::Labels(labels))?
+            }
+        })
+    }
+
+    /// Accuracy on the whole training set and on the whole test set.
+    pub fn evaluate(
+        &self,
+        net: &MultiLayerNet<F>,
+        data: &TrainData<'_>,
+        threads: usize,
+    ) -> Result<(f64, f64)> {
+        match self {
+            Inputs::Dense(_) => Ok((
+                accuracy(net, &data.train, data.classes, threads)?,
+                accuracy(net, &data.test, data.classes, threads)?,
+            )),
+            Inputs::Sparse { train, test, .. } => Ok((
+                sparse_accuracy(net, train, data.train.labels, threads)?,
+                sparse_accuracy(net, test, data.test.labels, threads)?,
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn density_and_names() {
+        assert_eq!(density(array![[0u8, 3], [0, 0]].view()), 0.25);
+        assert_eq!(density(ndarray::Array2::<u8>::zeros((0, 3)).view()), 0.0);
+        assert_eq!("Sparse".parse::<InputPath>().unwrap(), InputPath::Sparse);
+        assert!("fast".parse::<InputPath>().is_err());
+        assert_eq!(InputPath::default().to_string(), "auto");
+    }
+}
