@@ -49,20 +49,29 @@ impl SparseRows {
                 "SparseRows: rows of width {width} exceed the 65536 columns a u16 index holds"
             )));
         }
-        let nnz = x.iter().filter(|&&v| v != 0).count();
-        let (mut cols, mut vals) = (Vec::with_capacity(nnz), Vec::with_capacity(nnz));
+        let x = x.as_standard_layout();
+        let data = x.as_slice().unwrap_or(&[]);
+        let nnz = count_nonzero(data);
+        // One spare slot: the branch-free loop below writes every entry, then
+        // advances only past the non-zero ones.
+        let (mut cols, mut vals) = (vec![0u16; nnz + 1], vec![0u8; nnz + 1]);
         let mut indptr = Vec::with_capacity(rows + 1);
         indptr.push(0);
-        for row in x.rows() {
+        let mut k = 0;
+        for row in data.chunks_exact(width.max(1)).take(rows) {
             for (j, &v) in row.iter().enumerate() {
-                if v != 0 {
-                    // `width <= 65536` was checked above, so `j` fits in a u16.
-                    cols.push(j as u16);
-                    vals.push(v);
-                }
+                // `width <= 65536` was checked above, so `j` fits in a u16.
+                cols[k] = j as u16;
+                vals[k] = v;
+                k += usize::from(v != 0);
             }
-            indptr.push(cols.len());
+            indptr.push(k);
         }
+        if width == 0 {
+            indptr.resize(rows + 1, 0);
+        }
+        cols.truncate(nnz);
+        vals.truncate(nnz);
         Ok(Self {
             width,
             scale,
@@ -128,6 +137,14 @@ impl SparseRows {
             None => Ok(()),
         }
     }
+}
+
+/// Number of non-zero bytes, counted in blocks the compiler vectorises.
+pub fn count_nonzero(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|c| usize::from(c.iter().map(|&b| u8::from(b != 0)).sum::<u8>()))
+        .sum()
 }
 
 /// A batch of rows of a [`SparseRows`]: the rows themselves (for the forward

@@ -209,3 +209,15 @@ fn bad_input_is_an_error() {
     let err = sparse_accuracy(&net, &s, &[0u8; 4], 2).unwrap_err();
     assert!(err.to_string().contains("sparse_accuracy"), "{err}");
 }
+
+#[test]
+fn count_nonzero_counts_long_runs() {
+    use bp_layers::sparse::count_nonzero;
+    assert_eq!(count_nonzero(&[]), 0);
+    assert_eq!(count_nonzero(&[0, 1, 0, 255]), 2);
+    let ones = vec![7u8; 1000];
+    assert_eq!(count_nonzero(&ones), 1000);
+    let x = sparse_u8(9, 30, 41, 0.6);
+    let expected = x.iter().filter(|&&v| v != 0).count();
+    assert_eq!(count_nonzero(x.as_slice().unwrap()), expected);
+}

@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use bp_core::{Float, Targets};
-use bp_layers::sparse::{sparse_accuracy, sparse_backprop, SparseBatch, SparseRows};
+use bp_layers::sparse::{count_nonzero, sparse_accuracy, sparse_backprop, SparseBatch, SparseRows};
 use bp_layers::MultiLayerNet;
 use ndarray::ArrayView2;
 
@@ -67,8 +67,8 @@ pub fn density(images: ArrayView2<'_, u8>) -> f64 {
     if total == 0 {
         return 0.0;
     }
-    let nonzero: usize = match images.as_slice() {
-        Some(s) => s.iter().map(|&b| usize::from(b != 0)).sum(),
+    let nonzero = match images.as_slice() {
+        Some(s) => count_nonzero(s),
         None => images.iter().filter(|&&b| b != 0).count(),
     };
     nonzero as f64 / total as f64

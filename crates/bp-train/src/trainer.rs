@@ -281,7 +281,7 @@ impl<'a, F: Float> Trainer<'a, F> {
     /// One iteration: draws a minibatch, runs backprop, updates the parameters.
     /// Returns the minibatch's loss (computed before the update).
     ///
-    /// A non-finite loss or gradient stops before the update, a non-finite
+    /// A non-finite loss stops before the update, a non-finite gradient or
     /// weight after it, with [`TrainError::Diverged`] naming the iteration.
     pub fn step(&mut self) -> Result<F> {
         let iter = self.iter;
@@ -299,9 +299,13 @@ impl<'a, F: Float> Trainer<'a, F> {
                 what: format!("loss is {}", nonfinite_name(loss)),
             });
         }
-        check_finite(iter, &self.net.params(), Check::Gradients)?;
         self.optimizer.update(self.net.params_mut());
-        check_finite(iter, &self.net.params(), Check::Weights)?;
+        // A non-finite gradient makes its weight non-finite, so one pass over the
+        // weights catches both; the gradients are looked at only to name the cause.
+        if let Err(weights) = check_finite(iter, &self.net.params(), Check::Weights) {
+            check_finite(iter, &self.net.params(), Check::Gradients)?;
+            return Err(weights);
+        }
         self.iter += 1;
         Ok(loss)
     }
