@@ -297,6 +297,44 @@ pub fn cross_entropy_from_logits<F: Float>(
     Ok(total / F::of(batch as f64))
 }
 
+/// Softmax of `x` written into `y`, and the mean cross-entropy against `t`, in
+/// one pass with one `exp` per entry: what `SoftmaxWithLoss` needs per batch.
+///
+/// Same values as [`softmax`] and [`cross_entropy_from_logits`]; `y` is resized
+/// to `x`'s shape if needed, so a buffer can be reused.
+pub fn softmax_cross_entropy<F: Float>(
+    x: ArrayView2<'_, F>,
+    t: Targets<'_, F>,
+    y: &mut Array2<F>,
+) -> Result<F> {
+    let (batch, classes) = x.dim();
+    t.check("softmax_cross_entropy", batch, classes)?;
+    if y.dim() != x.dim() {
+        *y = Array2::zeros(x.dim());
+    }
+    let mut total = F::zero();
+    for (i, (xr, mut yr)) in x.rows().into_iter().zip(y.rows_mut()).enumerate() {
+        let max = xr.fold(F::neg_infinity(), |m, &v| m.max(v));
+        let mut sum = F::zero();
+        for (y, &x) in yr.iter_mut().zip(xr.iter()) {
+            *y = (x - max).exp();
+            sum += *y;
+        }
+        yr /= sum;
+        let lse = max + sum.ln();
+        total += match t {
+            Targets::Labels(labels) => lse - xr[labels[i]],
+            Targets::OneHot(t) => t
+                .row(i)
+                .iter()
+                .zip(xr.iter())
+                .map(|(&t, &x)| t * (lse - x))
+                .sum::<F>(),
+        };
+    }
+    Ok(total / F::of(batch as f64))
+}
+
 /// The book's `cross_entropy_error(y, t)` on probabilities `y`, with its `+1e-7` guard.
 ///
 /// Kept for parity with the book. The guard shifts the loss a little, so a gradient
@@ -508,6 +546,26 @@ mod tests {
         assert!((c - d).abs() < 1e-12);
         // The +1e-7 guard moves the book's form slightly, and always down.
         assert!(c < a && a - c < 1e-3, "{a} vs {c}");
+    }
+
+    #[test]
+    fn fused_softmax_cross_entropy_matches_the_separate_functions() {
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let x = init_normal::<f64, _>(&mut rng, 6, 5, 4.0).unwrap();
+        let labels = [4, 0, 2, 2, 1, 3];
+        let t = one_hot::<f64>(&labels, 5).unwrap();
+        let mut y = Array2::zeros((1, 1));
+        for targets in [Targets::Labels(&labels), Targets::OneHot(t.view())] {
+            let fused = softmax_cross_entropy(x.view(), targets, &mut y).unwrap();
+            let loss = cross_entropy_from_logits(x.view(), targets).unwrap();
+            assert!((fused - loss).abs() < 1e-12, "{fused} vs {loss}");
+            let sm = softmax(x.view());
+            assert!(y.iter().zip(sm.iter()).all(|(a, b)| (a - b).abs() < 1e-15));
+        }
+        let huge = array![[-1000.0_f64, 0.0, 1000.0]];
+        let loss = softmax_cross_entropy(huge.view(), Targets::Labels(&[0]), &mut y).unwrap();
+        assert!((loss - 2000.0).abs() < 1e-9);
+        assert!(softmax_cross_entropy(huge.view(), Targets::Labels(&[3]), &mut y).is_err());
     }
 
     #[test]

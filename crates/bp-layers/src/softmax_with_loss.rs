@@ -1,6 +1,6 @@
 //! The output layer [`SoftmaxWithLoss`]: softmax followed by cross-entropy.
 
-use bp_core::{cross_entropy_from_logits, softmax_in_place, Float, Targets};
+use bp_core::{softmax_cross_entropy, Float, Targets};
 use ndarray::{Array2, ArrayView2};
 
 use crate::{LayerError, Result};
@@ -44,13 +44,7 @@ impl<F: Float> SoftmaxWithLoss<F> {
     /// Mean cross-entropy of softmax(`x`) against `t`; caches `y` and `t` for backward.
     pub fn forward(&mut self, x: ArrayView2<'_, F>, t: Targets<'_, F>) -> Result<F> {
         t.check("SoftmaxWithLoss", x.nrows(), x.ncols())?;
-        let loss = cross_entropy_from_logits(x, t)?;
-        if self.y.dim() == x.dim() {
-            self.y.assign(&x);
-        } else {
-            self.y = x.to_owned();
-        }
-        softmax_in_place(&mut self.y);
+        let loss = softmax_cross_entropy(x, t, &mut self.y)?;
         self.t = Some(match (t, self.t.take()) {
             (Targets::Labels(l), Some(CachedTargets::Labels(mut v))) => {
                 v.clear();

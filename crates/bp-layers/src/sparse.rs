@@ -218,25 +218,30 @@ impl SparseBatch {
             b.indptr.push(b.cols.len());
         }
         // The same entries grouped by column: a counting sort.
-        self.colptr.clear();
-        self.colptr.resize(x.width + 1, 0);
+        let (colptr, next) = (&mut self.colptr, &mut self.next);
+        colptr.clear();
+        colptr.resize(x.width + 1, 0);
         for &c in &b.cols {
-            self.colptr[usize::from(c) + 1] += 1;
+            colptr[usize::from(c) + 1] += 1;
         }
         for c in 0..x.width {
-            self.colptr[c + 1] += self.colptr[c];
+            colptr[c + 1] += colptr[c];
         }
-        self.next.clear();
-        self.next.extend_from_slice(&self.colptr[..x.width]);
+        next.clear();
+        next.extend_from_slice(&colptr[..x.width]);
+        // Locals, so the compiler knows the three arrays do not overlap.
+        let next = &mut next[..];
         self.row_idx.resize(nnz, 0);
         self.vals.resize(nnz, 0);
+        let (row_idx, vals_out) = (&mut self.row_idx[..], &mut self.vals[..]);
         for k in 0..rows.len() {
             let (cols, vals) = b.row(k);
             for (&c, &v) in cols.iter().zip(vals) {
-                let slot = &mut self.next[usize::from(c)];
+                let slot = &mut next[usize::from(c)];
+                let at = *slot as usize;
                 // `k < MAX_BATCH_ROWS` was checked above, so it fits in a u16.
-                self.row_idx[*slot as usize] = k as u16;
-                self.vals[*slot as usize] = v;
+                row_idx[at] = k as u16;
+                vals_out[at] = v;
                 *slot += 1;
             }
         }
