@@ -155,11 +155,12 @@ fn sparse_backprop_matches_the_dense_net_in_f32() {
 
 #[test]
 fn sparse_accuracy_over_several_chunks_matches_the_dense_net() {
-    // 300 rows: two full chunks of 128 and a partial one.
-    let x = sparse_u8(8, 300, 40, 0.7);
+    // Two full chunks and a partial one.
+    let n = 2 * bp_layers::sparse::EVAL_CHUNK + 44;
+    let x = sparse_u8(8, n, 40, 0.7);
     let s = SparseRows::from_u8(x.view(), 1.0 / 255.0).unwrap();
     let net = MultiLayerNet::<f64>::new(40, &[8], 4, Activation::Relu, 0.5, &mut rng(1)).unwrap();
-    let labels: Vec<usize> = (0..300).map(|i| (i * 7) % 4).collect();
+    let labels: Vec<usize> = (0..n).map(|i| (i * 7) % 4).collect();
     let expected = net
         .accuracy(dense::<f64>(&x).view(), Targets::Labels(&labels))
         .unwrap();
@@ -169,12 +170,12 @@ fn sparse_accuracy_over_several_chunks_matches_the_dense_net() {
             expected
         );
     }
-    let p = sparse_predict(&net, &s, 128..300).unwrap();
+    let p = sparse_predict(&net, &s, 128..n).unwrap();
     let d = net
-        .predict(dense::<f64>(&x).slice(ndarray::s![128..300, ..]))
+        .predict(dense::<f64>(&x).slice(ndarray::s![128..n, ..]))
         .unwrap();
     assert!(max_rel_err(&p, &d) < 1e-12);
-    assert!(sparse_predict(&net, &s, 250..301).is_err());
+    assert!(sparse_predict(&net, &s, 250..n + 1).is_err());
 }
 
 #[test]
