@@ -9,6 +9,12 @@
 //! or unverifiable attempt leaves nothing behind, so nothing unverified ever
 //! sits under a final name, and concurrent fetches cannot corrupt each other.
 //!
+//! [`fetch_and_load`] does the same and loads the set, reading each file present
+//! once: verified while it is decompressed into its final buffer. With
+//! [`FetchOptions::raw_copy`] it also keeps a verified uncompressed copy beside
+//! each `.gz` (the same way: temporary file, flushed, renamed), which later loads
+//! read first, skipping the decompression.
+//!
 //! ```no_run
 //! use bp_data::fetch::{fetch, FetchEvent, FetchOptions, Mirror};
 //! use bp_data::Dataset;
@@ -38,7 +44,11 @@ use std::time::Duration;
 
 use crate::dataset::{DataFile, Dataset};
 use crate::error::{DataError, FetchAttempt};
-use crate::load::{locate_file, verify_path, verify_stream};
+use crate::idx::{self, IdxArray};
+use crate::load::{
+    data_from_arrays, find_verified, locate_file, read_verified, verify_path, verify_stream, Found,
+    MnistData,
+};
 
 /// Where to get files from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -101,6 +111,14 @@ pub struct FetchOptions {
     pub default_mirrors: bool,
     /// Fetch again even if a verified copy is present (default false).
     pub force: bool,
+    /// [`fetch_and_load`] only: keep a verified uncompressed copy `<name>` beside
+    /// each `<name>.gz` and read it first on later loads (default false). Reading
+    /// the raw copy skips the decompression, the larger part of loading (MNIST:
+    /// about 30 ms instead of 80 ms), at the cost of the uncompressed size on disk
+    /// (55 MB per data set beside 11 MB (MNIST) or 30 MB (Fashion-MNIST) of
+    /// gzip). The copy is verified on every load like any other; one that does not
+    /// verify is passed over and rewritten from the `.gz`.
+    pub raw_copy: bool,
     /// Limit for establishing a TCP connection (default 15 s).
     pub connect_timeout: Duration,
     /// Limit for each read from the network: a stalled server fails after this (default 30 s).
@@ -117,6 +135,7 @@ impl Default for FetchOptions {
             mirrors: Vec::new(),
             default_mirrors: true,
             force: false,
+            raw_copy: false,
             connect_timeout: Duration::from_secs(15),
             read_timeout: Duration::from_secs(30),
             max_redirects: 5,
@@ -176,6 +195,22 @@ pub enum FetchEvent {
         file: &'static str,
         /// The URL or path.
         source: String,
+        /// Why.
+        reason: String,
+    },
+    /// A verified uncompressed copy was written beside the `.gz` ([`FetchOptions::raw_copy`]).
+    RawCopyWritten {
+        /// The canonical file name.
+        file: &'static str,
+        /// The uncompressed copy.
+        path: PathBuf,
+    },
+    /// The uncompressed copy could not be written (the data set loads anyway).
+    RawCopyFailed {
+        /// The canonical file name.
+        file: &'static str,
+        /// Where the copy would have gone.
+        path: PathBuf,
         /// Why.
         reason: String,
     },
@@ -327,6 +362,16 @@ fn fetch_one(
             }
         }
     }
+    fetch_from_mirrors(file, dest_dir, opts, progress)
+}
+
+/// Fetches `file` from the first of `opts.mirrors` that serves a verified copy.
+fn fetch_from_mirrors(
+    file: &DataFile,
+    dest_dir: &Path,
+    opts: &FetchOptions,
+    progress: &mut dyn FnMut(FetchEvent),
+) -> Result<FileReport, DataError> {
     let mut attempts = Vec::new();
     for mirror in &opts.mirrors {
         let source = mirror.location(file.name);
@@ -368,6 +413,134 @@ fn fetch_one(
         dest: dest_dir.join(format!("{}.gz", file.name)),
         attempts,
     })
+}
+
+/// [`fetch`] and then [`load_dir`](crate::load_dir), with every file read once.
+///
+/// Each copy already in `dest_dir` is verified while it is loaded, in one pass
+/// (see [`load_dir_verified`](crate::load_dir_verified)): decompressed straight
+/// into its final buffer while its SHA-256 is computed on a second thread. Only a
+/// missing or failing file is fetched (as [`fetch`] would), and read after it
+/// verified. With `opts.force` every file is fetched first. The same events are
+/// reported as by [`fetch`], in file order, plus [`FetchEvent::RawCopyWritten`] /
+/// [`FetchEvent::RawCopyFailed`] with [`FetchOptions::raw_copy`].
+///
+/// The loaded data is always the bytes that verified: nothing is trusted from
+/// an earlier run (no stamp files), so a copy damaged in place is caught on the
+/// next load.
+pub fn fetch_and_load(
+    dataset: Dataset,
+    dest_dir: &Path,
+    opts: &FetchOptions,
+    progress: &mut dyn FnMut(FetchEvent),
+) -> Result<(FetchReport, MnistData), DataError> {
+    let mut all = opts.clone();
+    if opts.default_mirrors {
+        all.mirrors.extend(
+            dataset
+                .default_mirrors()
+                .iter()
+                .map(|u| Mirror::Url(u.to_string())),
+        );
+    }
+    fetch_and_load_files(dataset, dataset.files(), dest_dir, &all, progress)
+}
+
+/// [`fetch_and_load`] of `files` (checksums) as `dataset` (shapes, classes),
+/// trying only `opts.mirrors`.
+fn fetch_and_load_files(
+    dataset: Dataset,
+    files: &[DataFile; 4],
+    dest_dir: &Path,
+    opts: &FetchOptions,
+    progress: &mut dyn FnMut(FetchEvent),
+) -> Result<(FetchReport, MnistData), DataError> {
+    std::fs::create_dir_all(dest_dir)
+        .map_err(|e| DataError::io(dest_dir, "create the data directory", e))?;
+    let found = if opts.force {
+        [
+            Found::Missing,
+            Found::Missing,
+            Found::Missing,
+            Found::Missing,
+        ]
+    } else {
+        find_verified(dest_dir, files, opts.raw_copy)
+    };
+    let mut report = FetchReport {
+        dir: dest_dir.to_path_buf(),
+        files: Vec::with_capacity(4),
+    };
+    let mut arrays = Vec::with_capacity(4);
+    for (file, found) in files.iter().zip(found) {
+        let (array, path, gzip) = match found {
+            Found::Verified { array, path, gzip } => {
+                progress(FetchEvent::AlreadyVerified {
+                    file: file.name,
+                    path: path.clone(),
+                });
+                report.files.push(FileReport {
+                    file: file.name,
+                    path: path.clone(),
+                    outcome: FileOutcome::AlreadyVerified,
+                });
+                (array, path, gzip)
+            }
+            other => {
+                if let Found::Invalid { path, error } = other {
+                    progress(FetchEvent::ExistingInvalid {
+                        file: file.name,
+                        path,
+                        problem: error.to_string(),
+                    });
+                }
+                let fetched = fetch_from_mirrors(file, dest_dir, opts, progress)?;
+                let (array, gzip) = read_verified(&fetched.path, file)?;
+                let path = fetched.path.clone();
+                report.files.push(fetched);
+                (array, path, gzip)
+            }
+        };
+        if opts.raw_copy && gzip {
+            let raw = dest_dir.join(file.name);
+            progress(match write_raw_copy(&array, file, dest_dir) {
+                Ok(()) => FetchEvent::RawCopyWritten {
+                    file: file.name,
+                    path: raw,
+                },
+                Err(e) => FetchEvent::RawCopyFailed {
+                    file: file.name,
+                    path: raw,
+                    reason: e.to_string(),
+                },
+            });
+        }
+        arrays.push((array, path));
+    }
+    let arrays: [(IdxArray, PathBuf); 4] = arrays
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("four files"));
+    Ok((report, data_from_arrays(dataset, arrays)?))
+}
+
+/// Writes `array` (verified as `file`) uncompressed to `<dest_dir>/<name>`, the
+/// way a fetch stores a file: into a temporary file in `dest_dir`, flushed to
+/// disk, then renamed, so the final name never holds a partial copy.
+fn write_raw_copy(array: &IdxArray, file: &DataFile, dest_dir: &Path) -> io::Result<()> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.", file.name))
+        .suffix(".part")
+        .tempfile_in(dest_dir)?;
+    idx::write_idx(tmp.as_file_mut(), array)?;
+    tmp.as_file().sync_all()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    tmp.persist(dest_dir.join(file.name)).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// Why an attempt failed: the mirror's fault (try the next), or ours (stop).
@@ -658,3 +831,6 @@ mod tests {
         assert!(!is_loopback("http://10.0.0.1/"));
     }
 }
+
+#[cfg(test)]
+mod load_tests;

@@ -248,6 +248,11 @@ impl IdxArray {
         IdxArray::new(dims, T::wrap(data))
     }
 
+    /// An array from a checked header's dimensions and its decoded payload.
+    pub(crate) fn from_parts_unchecked(dims: Vec<usize>, data: IdxData) -> IdxArray {
+        IdxArray { dims, data }
+    }
+
     /// The dimensions, outermost first.
     pub fn dims(&self) -> &[usize] {
         &self.dims
@@ -329,32 +334,56 @@ impl IdxHeader {
     }
 }
 
-/// The largest initial allocation for a payload; beyond this the buffer grows with
-/// the bytes actually read (never past the declared length), so a lying header
-/// cannot exhaust memory.
+/// The largest initial allocation for a payload of unknown plausibility; beyond
+/// this the buffer grows with the bytes actually read (never past the declared
+/// length), so a lying header cannot exhaust memory.
 const MAX_PREALLOC: u64 = 1 << 20;
+
+/// No deflate stream expands more than 1032-fold (258 bytes from one 2-bit code);
+/// gzip member headers only lower the ratio. Bounds what a file of a given size can
+/// decompress to, so its payload buffer can be allocated at once.
+const MAX_GZIP_RATIO: u64 = 1032;
+
+/// The largest allocation made before any payload byte is read, however large the
+/// file: a header may still lie about a big file's contents. (The allocation is
+/// zeroed lazily by the OS, so the pages cost nothing until written.)
+const MAX_FIRST_ALLOC: u64 = 256 << 20;
 
 /// Reads one IDX array from `r`, gzip-compressed or raw (detected from the bytes).
 /// Checks the header, the payload length, and for gzip the stream's CRC and size.
 pub fn read_idx<R: Read>(r: R) -> Result<IdxArray, IdxError> {
     let mut d = Decoder::new(r, true)?;
-    read_from_decoder(&mut d)
+    read_from_decoder(&mut d, None)
 }
 
 /// Reads one raw (not compressed) IDX array from `r`: gzip bytes are an error
 /// with a hint.
 pub fn read_idx_uncompressed<R: Read>(r: R) -> Result<IdxArray, IdxError> {
     let mut d = Decoder::new(r, false)?;
-    read_from_decoder(&mut d)
+    read_from_decoder(&mut d, None)
 }
 
 /// Reads an IDX file (gzip or raw); errors name the file.
+///
+/// The file's length bounds what its payload can be, so a plausible header gets
+/// its whole payload buffer at once and the bytes are decompressed (or read)
+/// straight into it: no growth, no copy.
 pub fn read_idx_file(path: &Path) -> Result<IdxArray, DataError> {
     let f = open_file(path)?;
-    read_idx(f).map_err(|error| DataError::Idx {
+    let len = f.metadata().ok().map(|m| m.len());
+    let named = |error| DataError::Idx {
         path: path.to_path_buf(),
         error,
-    })
+    };
+    let mut d = Decoder::new(f, true).map_err(named)?;
+    let bound = len.map(|len| {
+        if d.is_gzip() {
+            len.saturating_mul(MAX_GZIP_RATIO)
+        } else {
+            len
+        }
+    });
+    read_from_decoder(&mut d, bound).map_err(named)
 }
 
 pub(crate) fn open_file(path: &Path) -> Result<File, DataError> {
@@ -370,24 +399,16 @@ pub(crate) fn open_file(path: &Path) -> Result<File, DataError> {
     })
 }
 
-fn read_from_decoder<R: Read>(d: &mut Decoder<R>) -> Result<IdxArray, IdxError> {
+/// Reads the header and payload; `bound` is an upper limit on the decompressed
+/// bytes the input can hold, if known (it sizes the first allocation).
+fn read_from_decoder<R: Read>(
+    d: &mut Decoder<R>,
+    bound: Option<u64>,
+) -> Result<IdxArray, IdxError> {
     let (header, _) = d.read_header()?;
     let want = header.payload_bytes;
-    let mut buf = Vec::with_capacity(want.min(MAX_PREALLOC) as usize);
-    let got = d.stream(want, |c| {
-        if buf.capacity() - buf.len() < c.len() {
-            // Double, but never beyond the declared length (`stream` never exceeds it).
-            let room = (want as usize).saturating_sub(buf.len());
-            buf.reserve_exact(buf.len().max(c.len()).min(room));
-        }
-        buf.extend_from_slice(c)
-    })?;
-    if got < want {
-        return Err(IdxError::PayloadTooShort {
-            expected: want,
-            got,
-        });
-    }
+    let first = bound.map_or(MAX_PREALLOC, |b| b.clamp(MAX_PREALLOC, MAX_FIRST_ALLOC));
+    let buf = d.read_payload(want, first)?;
     d.expect_end(want)?;
     let data = decode_payload(header.elem, buf);
     Ok(IdxArray {
@@ -396,7 +417,7 @@ fn read_from_decoder<R: Read>(d: &mut Decoder<R>) -> Result<IdxArray, IdxError> 
     })
 }
 
-fn decode_payload(elem: IdxType, buf: Vec<u8>) -> IdxData {
+pub(crate) fn decode_payload(elem: IdxType, buf: Vec<u8>) -> IdxData {
     fn conv<T: Default + Clone>(buf: &[u8], size: usize, f: fn(&[u8], &mut [T])) -> Vec<T> {
         let mut v = vec![T::default(); buf.len() / size];
         f(buf, &mut v);
@@ -634,6 +655,32 @@ impl<R: Read> Decoder<R> {
             got += n as u64;
         }
         Ok(got)
+    }
+
+    /// Reads exactly `want` payload bytes straight into one buffer, allocated at
+    /// `min(want, first)` bytes and doubled (never past `want`) only while the
+    /// bytes keep coming; fewer bytes than `want` is [`IdxError::PayloadTooShort`].
+    pub(crate) fn read_payload(&mut self, want: u64, first: u64) -> Result<Vec<u8>, IdxError> {
+        // `read_header` checked that `want` fits in usize.
+        let want_len = usize::try_from(want).unwrap_or(usize::MAX);
+        let mut buf = vec![0u8; usize::try_from(want.min(first)).unwrap_or(want_len)];
+        let mut got = 0;
+        loop {
+            got += self.read_full(&mut buf[got..])?;
+            if got < buf.len() || buf.len() == want_len {
+                break;
+            }
+            // Full, and more declared: the bytes are real, so grow.
+            let grown = buf.len().saturating_mul(2).max(64 << 10).min(want_len);
+            buf.resize(grown, 0);
+        }
+        if got < want_len {
+            return Err(IdxError::PayloadTooShort {
+                expected: want,
+                got: got as u64,
+            });
+        }
+        Ok(buf)
     }
 
     /// Checks that the stream ends here (which also checks a gzip trailer's CRC

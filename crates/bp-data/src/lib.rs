@@ -12,7 +12,12 @@
 //!   per minibatch into reused buffers.
 //! - [`fetch`] (cargo feature `download`, on by default): get the files from
 //!   mirrors or a local directory, verified by the SHA-256 of their decompressed
-//!   bytes and moved into place only once verified.
+//!   bytes and moved into place only once verified; [`fetch::fetch_and_load`]
+//!   fetches what is missing and loads everything, verifying each file in the
+//!   same pass that reads it (and, optionally, keeping a verified uncompressed
+//!   copy beside each `.gz` so later loads skip the decompression).
+//! - [`load_dir_verified`]: [`load_dir`] that also checks every file's SHA-256,
+//!   at almost no extra cost (hashed on a second thread while being read).
 //!
 //! Errors are [`DataError`]s that name the file and say what is wrong; no input
 //! makes this crate panic.
@@ -70,5 +75,5 @@ pub mod fetch;
 
 pub use dataset::{DataFile, Dataset, FileKind};
 pub use error::{DataError, FetchAttempt, IdxError};
-pub use load::{load_dir, load_split, locate_file, verify_file, MnistData};
+pub use load::{load_dir, load_dir_verified, load_split, locate_file, verify_file, MnistData};
 pub use split::Split;

@@ -80,13 +80,20 @@ pub fn load_split(
     dataset: Dataset,
 ) -> Result<Split, DataError> {
     let images = idx::read_idx_file(images_path)?;
+    check_images(&images, images_path, dataset)?;
+    let labels = idx::read_idx_file(labels_path)?;
+    split_from_arrays(images, images_path, labels, labels_path, dataset)
+}
+
+/// Checks that `images` are rank-3 `u8` images of `dataset`'s size.
+fn check_images(images: &IdxArray, images_path: &Path, dataset: Dataset) -> Result<(), DataError> {
     let (rows, cols) = dataset.image_shape();
     if images.rank() != 3 || images.elem_type() != idx::IdxType::U8 {
         return Err(DataError::invalid(
             images_path,
             format!(
                 "expected images as a rank-3 u8 array (n x rows x cols), found a {}",
-                describe(&images)
+                describe(images)
             ),
         ));
     }
@@ -101,7 +108,20 @@ pub fn load_split(
             ),
         ));
     }
-    let labels = idx::read_idx_file(labels_path)?;
+    Ok(())
+}
+
+/// One split from parsed image and label arrays (the paths are for messages):
+/// the checks of [`load_split`], without copying the pixels.
+pub(crate) fn split_from_arrays(
+    images: IdxArray,
+    images_path: &Path,
+    labels: IdxArray,
+    labels_path: &Path,
+    dataset: Dataset,
+) -> Result<Split, DataError> {
+    check_images(&images, images_path, dataset)?;
+    let (rows, cols) = dataset.image_shape();
     if labels.rank() != 1 || labels.elem_type() != idx::IdxType::U8 {
         return Err(DataError::invalid(
             labels_path,
@@ -227,3 +247,227 @@ pub(crate) fn verify_path(path: &Path, file: &DataFile) -> Result<bool, DataErro
     let f = idx::open_file(path)?;
     verify_stream(f, file).map_err(|p| p.into_error(path))
 }
+
+/// Payloads of at least this many bytes are hashed on a helper thread that follows
+/// the reader chunk by chunk; smaller ones on the reading thread.
+const HASH_THREAD_MIN: usize = 4 << 20;
+
+/// The bytes handed to the hashing thread at a time.
+const HASH_CHUNK: usize = 1 << 20;
+
+/// Reads the file at `path` (gzip or raw) and checks that it holds `file`, in one
+/// pass: the header is checked against `file`'s length, the payload is decompressed
+/// (or read) straight into its final buffer, and the SHA-256 of the decompressed
+/// bytes is computed as they arrive, on a second thread for large files. Returns
+/// the array and whether the file was gzip.
+///
+/// It accepts and rejects exactly what [`verify_file`] does, with the same errors
+/// (on failure the file is diagnosed again by the streaming verifier).
+pub(crate) fn read_verified(path: &Path, file: &DataFile) -> Result<(IdxArray, bool), DataError> {
+    let f = idx::open_file(path)?;
+    match read_verified_stream(f, file) {
+        Ok(loaded) => Ok(loaded),
+        Err(fast) => Err(match verify_path(path, file) {
+            Err(diagnosed) => diagnosed,
+            // The file changed between the two reads: report the first.
+            Ok(_) => fast.into_error(path),
+        }),
+    }
+}
+
+fn read_verified_stream<R: Read>(r: R, file: &DataFile) -> Result<(IdxArray, bool), Problem> {
+    let mut d = Decoder::new(r, true).map_err(Problem::Idx)?;
+    let (header, raw_header) = d.read_header().map_err(Problem::Idx)?;
+    let total = (raw_header.len() as u64).checked_add(header.payload_bytes);
+    if total != Some(file.size) {
+        return Err(Problem::Mismatch(format!(
+            "the header declares {:?} bytes in all, {} has {}",
+            total, file.name, file.size
+        )));
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(&raw_header);
+    // The length is `file`'s, a known constant, so the buffer can be allocated at once.
+    let payload = read_hashed(&mut d, header.payload_bytes, &mut hasher).map_err(Problem::Idx)?;
+    // Nothing after the payload; for gzip this also checks the trailer's CRC and size.
+    d.expect_end(header.payload_bytes).map_err(Problem::Idx)?;
+    if !hex_matches(&hasher.finalize(), file.sha256) {
+        return Err(Problem::Mismatch(format!(
+            "SHA-256 of the decompressed bytes differs from {}'s",
+            file.name
+        )));
+    }
+    let array =
+        IdxArray::from_parts_unchecked(header.dims, idx::decode_payload(header.elem, payload));
+    Ok((array, d.is_gzip()))
+}
+
+/// Reads exactly `want` payload bytes into one buffer, feeding them to `hasher`.
+fn read_hashed<R: Read>(
+    d: &mut Decoder<R>,
+    want: u64,
+    hasher: &mut Sha256,
+) -> Result<Vec<u8>, IdxError> {
+    let len = usize::try_from(want).unwrap_or(usize::MAX);
+    let mut buf = vec![0u8; len];
+    let got = if len < HASH_THREAD_MIN {
+        let n = d.read_full(&mut buf)?;
+        hasher.update(&buf[..n]);
+        n
+    } else {
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel::<&[u8]>();
+            let hashing = s.spawn(move || rx.iter().for_each(|c| hasher.update(c)));
+            let mut rest: &mut [u8] = &mut buf;
+            let mut got = 0;
+            let read = loop {
+                let k = rest.len().min(HASH_CHUNK);
+                if k == 0 {
+                    break Ok(());
+                }
+                match d.read_full(&mut rest[..k]) {
+                    Err(e) => break Err(e),
+                    Ok(n) => {
+                        // Hand the filled part over; keep filling the rest.
+                        let (done, tail) = std::mem::take(&mut rest).split_at_mut(n);
+                        // The hashing thread only ends early by panicking (below).
+                        let _ = tx.send(done);
+                        rest = tail;
+                        got += n;
+                        if n < k {
+                            break Ok(());
+                        }
+                    }
+                }
+            };
+            drop(tx);
+            if let Err(panic) = hashing.join() {
+                std::panic::resume_unwind(panic);
+            }
+            read.map(|()| got)
+        })?
+    };
+    if got < len {
+        return Err(IdxError::PayloadTooShort {
+            expected: want,
+            got: got as u64,
+        });
+    }
+    Ok(buf)
+}
+
+/// Whether `digest` is the hex string `hex` (either case).
+fn hex_matches(digest: &[u8], hex: &str) -> bool {
+    let ours: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    ours.eq_ignore_ascii_case(hex)
+}
+
+/// What a directory holds for one file of a data set.
+pub(crate) enum Found {
+    /// A copy that verified, read.
+    Verified {
+        /// Its contents.
+        array: IdxArray,
+        /// Where it is.
+        path: PathBuf,
+        /// Whether it is gzip.
+        #[cfg_attr(not(feature = "download"), allow(dead_code))]
+        gzip: bool,
+    },
+    /// A copy exists but does not verify.
+    Invalid {
+        /// The copy (the first one tried, if both exist).
+        #[cfg_attr(not(feature = "download"), allow(dead_code))]
+        path: PathBuf,
+        /// Why it does not verify.
+        error: DataError,
+    },
+    /// No copy.
+    Missing,
+}
+
+/// Reads and verifies each of `files` found in `dir`, in one pass per file, the
+/// training images on a second thread. A file may be present as `<name>.gz` and
+/// `<name>`: the first of them that verifies is used, the raw one first if
+/// `raw_first`.
+pub(crate) fn find_verified(dir: &Path, files: &[DataFile; 4], raw_first: bool) -> [Found; 4] {
+    let one = |file: &DataFile| {
+        let gz = dir.join(format!("{}.gz", file.name));
+        let raw = dir.join(file.name);
+        let order = if raw_first { [raw, gz] } else { [gz, raw] };
+        let mut first_error = None;
+        for path in order {
+            if !path.is_file() {
+                continue;
+            }
+            match read_verified(&path, file) {
+                Ok((array, gzip)) => return Found::Verified { array, path, gzip },
+                Err(error) => {
+                    first_error.get_or_insert((path, error));
+                }
+            }
+        }
+        match first_error {
+            Some((path, error)) => Found::Invalid { path, error },
+            None => Found::Missing,
+        }
+    };
+    std::thread::scope(|s| {
+        let train = s.spawn(|| one(&files[0]));
+        let rest = [one(&files[1]), one(&files[2]), one(&files[3])];
+        let train = train
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let [a, b, c] = rest;
+        [train, a, b, c]
+    })
+}
+
+/// Builds a data set from its four verified arrays (in [`FileKind::ALL`] order)
+/// and their paths, with the checks of [`load_split`].
+pub(crate) fn data_from_arrays(
+    dataset: Dataset,
+    arrays: [(IdxArray, PathBuf); 4],
+) -> Result<MnistData, DataError> {
+    let [(ti, tip), (tl, tlp), (ei, eip), (el, elp)] = arrays;
+    Ok(MnistData {
+        dataset,
+        train: split_from_arrays(ti, &tip, tl, &tlp, dataset)?,
+        test: split_from_arrays(ei, &eip, el, &elp, dataset)?,
+    })
+}
+
+/// Like [`load_dir`], but every file must also verify against `dataset`'s
+/// checksums (see [`verify_file`]), which costs nothing extra in reading: each file
+/// is decompressed once, straight into its final buffer, while its SHA-256 is
+/// computed on a second thread. Of `<name>.gz` and `<name>`, the first that
+/// verifies is used (the raw copy first when `prefer_raw`: reading it skips the
+/// decompression); the error is the first copy's if none does.
+pub fn load_dir_verified(
+    dir: &Path,
+    dataset: Dataset,
+    prefer_raw: bool,
+) -> Result<MnistData, DataError> {
+    let files = dataset.files();
+    let found = find_verified(dir, files, prefer_raw);
+    let mut arrays = Vec::with_capacity(4);
+    for (file, found) in files.iter().zip(found) {
+        match found {
+            Found::Verified { array, path, .. } => arrays.push((array, path)),
+            Found::Invalid { error, .. } => return Err(error),
+            Found::Missing => {
+                return Err(DataError::Missing {
+                    path: dir.join(format!("{}.gz", file.name)),
+                    also_tried: vec![dir.join(file.name)],
+                })
+            }
+        }
+    }
+    let arrays: [(IdxArray, PathBuf); 4] = arrays
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("four files"));
+    data_from_arrays(dataset, arrays)
+}
+
+#[cfg(test)]
+mod tests;

@@ -113,3 +113,31 @@ fn shared_copies_verify_and_load_in_place() {
     let e = bp_data::verify_file(&path, &Dataset::FashionMnist.files()[3]).expect_err("wrong set");
     assert!(e.to_string().contains("SHA-256"), "{e}");
 }
+
+#[test]
+fn mnist_fetch_and_load_one_pass_with_raw_copies() {
+    let mirror = common::shared_data().join("mnist");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dest = tmp.path().join("mnist");
+    let opts = FetchOptions {
+        mirrors: vec![Mirror::Dir(mirror.clone())],
+        default_mirrors: false,
+        raw_copy: true,
+        ..FetchOptions::default()
+    };
+    let expected = load_dir(&mirror, Dataset::Mnist).expect("the shared copy loads");
+    let (report, data) = bp_data::fetch::fetch_and_load(Dataset::Mnist, &dest, &opts, &mut |_| {})
+        .expect("fetch and load");
+    assert_eq!(report.fetched_count(), 4);
+    assert_eq!(data, expected);
+    // Later loads read the verified raw copies, verifying them again.
+    let (report, data) =
+        bp_data::fetch::fetch_and_load(Dataset::Mnist, &dest, &opts, &mut |_| {}).expect("again");
+    assert!(report.nothing_fetched());
+    assert!(report.files.iter().all(|f| f.path == dest.join(f.file)));
+    assert_eq!(data, expected);
+    assert_eq!(
+        bp_data::load_dir_verified(&dest, Dataset::Mnist, false).expect("verified"),
+        expected
+    );
+}

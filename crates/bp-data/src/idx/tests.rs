@@ -458,3 +458,47 @@ fn file_errors_name_the_file() {
         "{e}"
     );
 }
+
+#[test]
+fn payloads_larger_than_the_first_allocation_grow_exactly() {
+    // Past MAX_PREALLOC from a plain reader (the buffer grows), and from a file
+    // (allocated at once from the file's length), gzip and raw.
+    let mut rng = Lcg(7);
+    // 2.5 MiB and a bit: neither a power of two nor a multiple of the first allocation.
+    let rows = (MAX_PREALLOC as usize) * 5 / 32 + 1;
+    let a = IdxArray::new(vec![rows, 4], sample(IdxType::I32, rows * 4, &mut rng)).expect("valid");
+    let dir = tempfile::tempdir().expect("tempdir");
+    for gzip in [false, true] {
+        let bytes = encode(&a, gzip);
+        assert_eq!(read_idx(&bytes[..]).expect("reader"), a);
+        let p = dir.path().join("a");
+        std::fs::write(&p, &bytes).expect("write");
+        assert_eq!(read_idx_file(&p).expect("file"), a);
+        // One byte short or long is still an error, whichever way the buffer was sized.
+        std::fs::write(&p, &bytes[..bytes.len() - 1]).expect("write");
+        assert!(read_idx_file(&p).is_err());
+        assert!(read_idx(&bytes[..bytes.len() - 1]).is_err());
+    }
+}
+
+#[test]
+fn huge_claim_in_tiny_file_on_disk_is_an_error_not_an_allocation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut bytes = header(0x08, &[4_000_000_000, 28, 28]);
+    bytes.resize(100, 7);
+    for (name, b) in [("raw", bytes.clone()), ("gz", gzip_bytes(&bytes))] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, b).expect("write");
+        let e = read_idx_file(&p).expect_err("a lie");
+        assert!(
+            matches!(
+                e,
+                DataError::Idx {
+                    error: IdxError::PayloadTooShort { got: 84, .. },
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+}
