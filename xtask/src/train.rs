@@ -212,7 +212,7 @@ fn train_typed<F: Float>(
     progress: &mut Progress,
     model_path: &Path,
 ) -> anyhow::Result<(History, InputPath)> {
-    let trainer = Trainer::<F>::new(config, data)?.with_input_path(input_path)?;
+    let trainer = Trainer::<F>::with_input_path(config, data, input_path)?;
     let used = trainer.input_path();
     let trained = trainer.run(progress)?;
     progress.bar.finish_and_clear();

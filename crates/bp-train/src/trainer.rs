@@ -195,6 +195,16 @@ impl<'a, F: Float> Trainer<'a, F> {
     /// Validates `config` against `data` and builds the net: a generator seeded
     /// with `config.seed` draws the initial weights, then every minibatch.
     pub fn new(config: &TrainConfig, data: TrainData<'a>) -> Result<Self> {
+        Self::with_input_path(config, data, InputPath::Auto)
+    }
+
+    /// [`new`](Self::new), choosing how the first layer reads the images (both
+    /// paths compute the same numbers up to float rounding).
+    pub fn with_input_path(
+        config: &TrainConfig,
+        data: TrainData<'a>,
+        input_path: InputPath,
+    ) -> Result<Self> {
         config.validate()?;
         data.validate()?;
         if config.sampling == Sampling::ShuffledEpochs && config.batch_size > data.train.len() {
@@ -222,7 +232,7 @@ impl<'a, F: Float> Trainer<'a, F> {
             net,
             rng,
             indices: Vec::with_capacity(config.batch_size),
-            inputs: Inputs::new(InputPath::Auto, &data)?,
+            inputs: Inputs::new(input_path, &data)?,
             eval_threads: default_eval_threads(),
             iter: 0,
         })
@@ -233,13 +243,6 @@ impl<'a, F: Float> Trainer<'a, F> {
     pub fn with_eval_threads(mut self, threads: usize) -> Self {
         self.eval_threads = threads.max(1);
         self
-    }
-
-    /// Chooses how the first layer reads the images (default [`InputPath::Auto`]).
-    /// Both paths compute the same numbers up to float rounding.
-    pub fn with_input_path(mut self, path: InputPath) -> Result<Self> {
-        self.inputs = Inputs::new(path, &self.data)?;
-        Ok(self)
     }
 
     /// The input path in use: [`InputPath::Dense`] or [`InputPath::Sparse`].

@@ -339,10 +339,7 @@ fn the_sparse_and_dense_paths_train_the_same_net() {
         ..small_config()
     };
     let run = |path: InputPath| {
-        let trainer = Trainer::<f64>::new(&config, d)
-            .unwrap()
-            .with_input_path(path)
-            .unwrap();
+        let trainer = Trainer::<f64>::with_input_path(&config, d, path).unwrap();
         assert_eq!(trainer.input_path(), path);
         trainer.run(&mut ()).unwrap().history
     };
