@@ -350,7 +350,7 @@ pub fn gradcheck(args: &GradcheckArgs) -> anyhow::Result<()> {
     let mnist = load_data(&args.data)?;
     let data = TrainData::from_mnist(&mnist)?;
     let mut batch = BatchBuffer::<f64>::new();
-    batch.gather(&data.train, &[0, 1, 2]);
+    batch.gather(&data.train, &[0, 1, 2])?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
     let mut net = TwoLayerNet::<f64>::new(data.input_size(), 50, data.classes, 0.01, &mut rng)?;
     let checks = gradient_check(&mut net, batch.x(), Targets::Labels(batch.labels()))?;

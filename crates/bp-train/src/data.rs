@@ -177,14 +177,21 @@ impl<F: Float> BatchBuffer<F> {
     }
 
     /// Copies the examples `indices` of `split` into the buffer, scaled to `[0, 1]`.
-    /// Indices must be below `split.len()`.
-    pub fn gather(&mut self, split: &SplitView<'_>, indices: &[usize]) {
+    /// An index at or past `split.len()` is an error.
+    pub fn gather(&mut self, split: &SplitView<'_>, indices: &[usize]) -> Result<()> {
+        if let Some(&i) = indices.iter().find(|&&i| i >= split.len()) {
+            return Err(TrainError::data(format!(
+                "example {i} is out of range for a split of {} examples",
+                split.len()
+            )));
+        }
         self.reshape(indices.len(), split.width());
         self.labels.clear();
         for (mut row, &i) in self.x.rows_mut().into_iter().zip(indices) {
             convert_row(&self.table, split.images.row(i), row.view_mut());
             self.labels.push(usize::from(split.labels[i]));
         }
+        Ok(())
     }
 
     /// Copies all of `split` (e.g. one evaluation chunk) into the buffer, scaled to `[0, 1]`.
@@ -244,14 +251,15 @@ mod tests {
         let labels = [2u8, 0, 1];
         let split = SplitView::new(images.view(), &labels).unwrap();
         let mut buf = BatchBuffer::<f64>::new();
-        buf.gather(&split, &[2, 0, 0]);
+        buf.gather(&split, &[2, 0, 0]).unwrap();
         assert_eq!(
             buf.x(),
             array![[1.0, 1.0, 0.0], [0.0, 1.0, 0.2], [0.0, 1.0, 0.2]]
         );
         assert_eq!(buf.labels(), &[1, 2, 2]);
         let ptr = buf.x().as_ptr();
-        buf.gather(&split, &[1, 1, 2]);
+        buf.gather(&split, &[1, 1, 2]).unwrap();
+        assert!(buf.gather(&split, &[0, 3]).is_err());
         assert_eq!(buf.x().as_ptr(), ptr, "same-size batches reuse the buffer");
         buf.load(&split.slice(1, 10));
         assert_eq!(buf.x(), array![[0.4, 0.0, 1.0], [1.0, 1.0, 0.0]]);

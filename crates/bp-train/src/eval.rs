@@ -36,14 +36,27 @@ impl ConfusionMatrix {
         self.classes
     }
 
-    /// How many examples of class `actual` were predicted as `predicted`.
+    /// How many examples of class `actual` were predicted as `predicted`
+    /// (0 for classes outside the matrix).
     pub fn get(&self, actual: usize, predicted: usize) -> u64 {
-        self.counts[actual * self.classes + predicted]
+        self.index(actual, predicted).map_or(0, |i| self.counts[i])
     }
 
-    /// Counts one example.
-    pub fn add(&mut self, actual: usize, predicted: usize) {
-        self.counts[actual * self.classes + predicted] += 1;
+    /// Counts one example; a class outside the matrix is an error.
+    pub fn add(&mut self, actual: usize, predicted: usize) -> Result<()> {
+        let i = self.index(actual, predicted).ok_or_else(|| {
+            TrainError::data(format!(
+                "class pair ({actual}, {predicted}) is outside a {0}x{0} confusion matrix",
+                self.classes
+            ))
+        })?;
+        self.counts[i] += 1;
+        Ok(())
+    }
+
+    fn index(&self, actual: usize, predicted: usize) -> Option<usize> {
+        (actual < self.classes && predicted < self.classes)
+            .then_some(actual * self.classes + predicted)
     }
 
     /// Adds another matrix's counts to this one (same class count).
@@ -71,8 +84,11 @@ impl ConfusionMatrix {
         }
     }
 
-    /// Row `actual`: how examples of that class were predicted.
+    /// Row `actual`: how examples of that class were predicted (empty outside the matrix).
     pub fn row(&self, actual: usize) -> &[u64] {
+        if actual >= self.classes {
+            return &[];
+        }
         &self.counts[actual * self.classes..(actual + 1) * self.classes]
     }
 }
@@ -198,7 +214,7 @@ fn count_range<F: Float>(
         buf.load(&chunk);
         let scores = net.predict(buf.x())?;
         for (&actual, predicted) in buf.labels().iter().zip(argmax_rows(scores.view())) {
-            cm.add(actual, predicted);
+            cm.add(actual, predicted)?;
         }
         start += EVAL_CHUNK;
     }
@@ -213,7 +229,7 @@ mod tests {
     fn confusion_matrix_counts_and_prints() {
         let mut cm = ConfusionMatrix::new(3);
         for (a, p) in [(0, 0), (0, 0), (1, 2), (2, 2), (1, 1)] {
-            cm.add(a, p);
+            cm.add(a, p).unwrap();
         }
         assert_eq!(cm.total(), 5);
         assert_eq!(cm.correct(), 4);
@@ -223,5 +239,8 @@ mod tests {
         assert_eq!(text.lines().count(), 5, "{text}");
         assert!(text.lines().nth(3).unwrap().ends_with(" 0  1  1"), "{text}");
         assert_eq!(ConfusionMatrix::new(2).accuracy(), 0.0);
+        assert!(cm.add(3, 0).is_err());
+        assert_eq!(cm.get(0, 9), 0);
+        assert!(cm.row(5).is_empty());
     }
 }

@@ -126,7 +126,7 @@ impl<F: Float> Inputs<F> {
     ) -> Result<F> {
         Ok(match self {
             Inputs::Dense(buf) => {
-                buf.gather(train, indices);
+                buf.gather(train, indices)?;
                 net.backprop(buf.x(), Targets::Labels(buf.labels()))?
             }
             Inputs::Sparse {
