@@ -169,7 +169,7 @@ fn report(runs: &[Run], json: bool) {
             train_gflop / train
         );
         println!(
-            "  eval           {eval:.3} s  ({} evaluations, {:.1} GFLOP/s dense-equivalent of {eval_gflop:.0} GFLOP)",
+            "  eval           {eval:.3} s  ({} evaluations, beside training when 2+ cores; {:.1} GFLOP/s dense-equivalent of {eval_gflop:.0} GFLOP)",
             r.evaluations,
             eval_gflop / eval
         );

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use bp_core::{Float, Targets};
 use bp_layers::sparse::{count_nonzero, sparse_accuracy, sparse_backprop, SparseBatch, SparseRows};
@@ -80,11 +81,19 @@ pub fn density(images: ArrayView2<'_, u8>) -> f64 {
 pub(crate) enum Inputs<F> {
     Dense(BatchBuffer<F>),
     Sparse {
-        train: SparseRows,
-        test: SparseRows,
+        // Shared with evaluations running beside the training loop.
+        train: Arc<SparseRows>,
+        test: Arc<SparseRows>,
         batch: SparseBatch,
         labels: Vec<usize>,
     },
+}
+
+/// What an evaluation reads: cheap to clone and to send to another thread.
+#[derive(Clone)]
+pub(crate) enum EvalInputs {
+    Dense,
+    Sparse(Arc<SparseRows>, Arc<SparseRows>),
 }
 
 /// Pixels are read as `byte / 255`, as the book's `load_mnist(normalize=True)`.
@@ -102,8 +111,8 @@ impl<F: Float> Inputs<F> {
             return Ok(Inputs::Dense(BatchBuffer::new()));
         }
         Ok(Inputs::Sparse {
-            train: SparseRows::from_u8(data.train.images, PIXEL_SCALE)?,
-            test: SparseRows::from_u8(data.test.images, PIXEL_SCALE)?,
+            train: Arc::new(SparseRows::from_u8(data.train.images, PIXEL_SCALE)?),
+            test: Arc::new(SparseRows::from_u8(data.test.images, PIXEL_SCALE)?),
             batch: SparseBatch::new(),
             labels: Vec::new(),
         })
@@ -143,19 +152,31 @@ impl<F: Float> Inputs<F> {
         })
     }
 
+    /// The read-only part evaluations need.
+    pub fn eval_inputs(&self) -> EvalInputs {
+        match self {
+            Inputs::Dense(_) => EvalInputs::Dense,
+            Inputs::Sparse { train, test, .. } => {
+                EvalInputs::Sparse(Arc::clone(train), Arc::clone(test))
+            }
+        }
+    }
+}
+
+impl EvalInputs {
     /// Accuracy on the whole training set and on the whole test set.
-    pub fn evaluate(
+    pub fn evaluate<F: Float>(
         &self,
         net: &MultiLayerNet<F>,
         data: &TrainData<'_>,
         threads: usize,
     ) -> Result<(f64, f64)> {
         match self {
-            Inputs::Dense(_) => Ok((
+            EvalInputs::Dense => Ok((
                 accuracy(net, &data.train, data.classes, threads)?,
                 accuracy(net, &data.test, data.classes, threads)?,
             )),
-            Inputs::Sparse { train, test, .. } => Ok((
+            EvalInputs::Sparse(train, test) => Ok((
                 sparse_accuracy(net, train, data.train.labels, threads)?,
                 sparse_accuracy(net, test, data.test.labels, threads)?,
             )),

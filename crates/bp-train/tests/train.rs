@@ -37,7 +37,8 @@ fn the_seeds_schedule_gives_17_evaluations() {
     let epochs: Vec<usize> = h.evaluations.iter().map(|e| e.epoch).collect();
     assert_eq!(epochs, (0..17).collect::<Vec<_>>());
     assert_eq!(h.loss.len(), 1000);
-    assert!(h.timings.total_s >= h.timings.train_s + h.timings.eval_s);
+    // Evaluations may run beside the training loop, so only each part is bounded.
+    assert!(h.timings.total_s >= h.timings.train_s && h.timings.total_s >= h.timings.eval_s);
     assert!(h.timings.train_s > 0.0 && h.timings.eval_s > 0.0);
     // The final evaluation is of the returned net, after the last iteration.
     let fin = h.final_eval.unwrap();
