@@ -79,8 +79,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
-    /// First layer on the images: auto (sparse when at most half the pixels are
-    /// non-zero), dense or sparse. Same numbers up to float rounding.
+    /// First layer on the images: auto (sparse when at most 35% of the pixels are
+    /// non-zero, as on MNIST), dense or sparse. Same numbers up to float rounding.
     #[arg(long, default_value = "auto", value_name = "PATH")]
     pub input_path: String,
 
