@@ -300,6 +300,12 @@ pub fn fetch(
     opts: &FetchOptions,
     progress: &mut dyn FnMut(FetchEvent),
 ) -> Result<FetchReport, DataError> {
+    let all = with_default_mirrors(dataset, opts);
+    fetch_files(dataset.files(), dest_dir, &all, progress)
+}
+
+/// `opts` with the data set's public mirrors appended when `default_mirrors` is set.
+fn with_default_mirrors(dataset: Dataset, opts: &FetchOptions) -> FetchOptions {
     let mut all = opts.clone();
     if opts.default_mirrors {
         all.mirrors.extend(
@@ -309,7 +315,7 @@ pub fn fetch(
                 .map(|u| Mirror::Url(u.to_string())),
         );
     }
-    fetch_files(dataset.files(), dest_dir, &all, progress)
+    all
 }
 
 /// Makes sure `dest_dir` holds a verified copy of each of `files`, trying only
@@ -434,15 +440,7 @@ pub fn fetch_and_load(
     opts: &FetchOptions,
     progress: &mut dyn FnMut(FetchEvent),
 ) -> Result<(FetchReport, MnistData), DataError> {
-    let mut all = opts.clone();
-    if opts.default_mirrors {
-        all.mirrors.extend(
-            dataset
-                .default_mirrors()
-                .iter()
-                .map(|u| Mirror::Url(u.to_string())),
-        );
-    }
+    let all = with_default_mirrors(dataset, opts);
     fetch_and_load_files(dataset, dataset.files(), dest_dir, &all, progress)
 }
 
