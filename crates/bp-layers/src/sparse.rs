@@ -325,13 +325,16 @@ pub fn sparse_affine_forward<F: Float>(
         &out.view(),
     )?;
     let w = w.as_standard_layout();
-    let b = b.to_vec();
+    let b = b.as_standard_layout();
+    let b = b
+        .as_slice()
+        .ok_or_else(|| LayerError::Config("expected a contiguous bias".into()))?;
     let csr = simd::Csr {
         indptr: &x.indptr[rows.start..=rows.end],
         cols: &x.cols,
         vals: &x.vals,
     };
-    simd::forward(&csr, F::of(x.scale), slice(&w)?, &b, contiguous_mut(out)?);
+    simd::forward(&csr, F::of(x.scale), slice(&w)?, b, contiguous_mut(out)?);
     Ok(())
 }
 
