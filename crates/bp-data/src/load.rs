@@ -223,11 +223,7 @@ pub(crate) fn verify_stream<R: Read>(r: R, file: &DataFile) -> Result<bool, Prob
     }
     // Check the gzip trailer (CRC) too.
     d.expect_end(file.size).map_err(Problem::Idx)?;
-    let hex: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = hex(&hasher.finalize());
     if !hex.eq_ignore_ascii_case(file.sha256) {
         return Err(Problem::Mismatch(format!(
             "SHA-256 of the decompressed bytes is {hex}, expected {} for {}",
@@ -356,10 +352,24 @@ fn read_hashed<R: Read>(
     Ok(buf)
 }
 
-/// Whether `digest` is the hex string `hex` (either case).
-fn hex_matches(digest: &[u8], hex: &str) -> bool {
-    let ours: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    ours.eq_ignore_ascii_case(hex)
+/// Whether `digest` is the hex string `expected` (either case).
+fn hex_matches(digest: &[u8], expected: &str) -> bool {
+    hex(digest).eq_ignore_ascii_case(expected)
+}
+
+/// Lower-case hex of a digest.
+pub(crate) fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A [`DataFile`] describing `raw` (its SHA-256 and length), for tests.
+#[cfg(test)]
+pub(crate) fn data_file_for(name: &'static str, raw: &[u8]) -> DataFile {
+    DataFile {
+        name,
+        sha256: Box::leak(hex(&Sha256::digest(raw)).into_boxed_str()),
+        size: raw.len() as u64,
+    }
 }
 
 /// What a directory holds for one file of a data set.

@@ -3,8 +3,7 @@
 
 use super::*;
 use crate::idx::{encode, gzip_bytes, IdxData};
-use crate::load::load_dir;
-use sha2::{Digest, Sha256};
+use crate::load::{data_file_for, load_dir};
 
 /// A generated set large enough that the training images are hashed on the
 /// helper thread: (name, raw IDX bytes) in `FileKind::ALL` order.
@@ -35,18 +34,7 @@ fn generated() -> Vec<(&'static str, Vec<u8>)> {
 }
 
 fn files_of(set: &[(&'static str, Vec<u8>)]) -> [DataFile; 4] {
-    let f = |i: usize| {
-        let (name, raw) = &set[i];
-        let hex: String = Sha256::digest(raw)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        DataFile {
-            name,
-            sha256: Box::leak(hex.into_boxed_str()),
-            size: raw.len() as u64,
-        }
-    };
+    let f = |i: usize| data_file_for(set[i].0, &set[i].1);
     [f(0), f(1), f(2), f(3)]
 }
 

@@ -2,18 +2,7 @@
 
 use super::*;
 use crate::idx::{encode, gzip_bytes, IdxData};
-
-fn file_for(name: &'static str, raw: &[u8]) -> DataFile {
-    let hex: String = Sha256::digest(raw)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    DataFile {
-        name,
-        sha256: Box::leak(hex.into_boxed_str()),
-        size: raw.len() as u64,
-    }
-}
+use crate::load::data_file_for;
 
 /// Raw IDX bytes of `n` 28x28 images.
 fn images(n: usize) -> Vec<u8> {
@@ -30,7 +19,7 @@ fn reads_what_verifies_and_refuses_what_does_not_with_the_same_errors() {
     // Below and above the size hashed on a helper thread.
     for n in [10, HASH_THREAD_MIN / 784 + 3] {
         let raw = images(n);
-        let file = file_for("imgs", &raw);
+        let file = data_file_for("imgs", &raw);
         let mut flipped = raw.clone();
         let last = flipped.len() - 1;
         flipped[last] ^= 1;
@@ -74,7 +63,7 @@ fn reads_what_verifies_and_refuses_what_does_not_with_the_same_errors() {
             }
         }
     }
-    let missing = read_verified(&dir.path().join("nope"), &file_for("x", b""));
+    let missing = read_verified(&dir.path().join("nope"), &data_file_for("x", b""));
     assert!(matches!(missing, Err(DataError::Missing { .. })));
 }
 
