@@ -79,31 +79,34 @@ pub fn density(images: ArrayView2<'_, u8>) -> f64 {
     nonzero as f64 / total as f64
 }
 
-/// The run's inputs in the form its path needs, with the reused batch buffers.
-// One value per run: the variants' sizes do not matter.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Inputs<F> {
-    Dense(BatchBuffer<F>),
+/// The run's inputs in the form its path needs: read-only, cheap to clone and
+/// to share with the threads that prepare batches or evaluate.
+#[derive(Clone)]
+pub(crate) enum Inputs {
+    /// The `u8` images themselves, converted batch by batch.
+    Dense,
+    /// Sparse copies of the training and test images.
     Sparse {
-        // Shared with evaluations running beside the training loop.
         train: Arc<SparseRows>,
         test: Arc<SparseRows>,
-        batch: SparseBatch,
-        labels: Vec<usize>,
     },
 }
 
-/// What an evaluation reads: cheap to clone and to send to another thread.
-#[derive(Clone)]
-pub(crate) enum EvalInputs {
-    Dense,
-    Sparse(Arc<SparseRows>, Arc<SparseRows>),
+/// One minibatch, ready for backprop; its buffers are reused from step to step.
+// A handful of values per run: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Batch<F> {
+    Dense(BatchBuffer<F>),
+    Sparse {
+        rows: SparseBatch,
+        labels: Vec<usize>,
+    },
 }
 
 /// Pixels are read as `byte / 255`, as the book's `load_mnist(normalize=True)`.
 const PIXEL_SCALE: f64 = 1.0 / 255.0;
 
-impl<F: Float> Inputs<F> {
+impl Inputs {
     /// Prepares `data` for `path` (`Auto` resolved by the training set's density).
     pub fn new(path: InputPath, data: &TrainData<'_>) -> Result<Self> {
         let sparse = match path {
@@ -112,62 +115,56 @@ impl<F: Float> Inputs<F> {
             InputPath::Auto => density(data.train.images) <= SPARSE_MAX_DENSITY,
         };
         if !sparse {
-            return Ok(Inputs::Dense(BatchBuffer::new()));
+            return Ok(Inputs::Dense);
         }
         Ok(Inputs::Sparse {
             train: Arc::new(SparseRows::from_u8(data.train.images, PIXEL_SCALE)?),
             test: Arc::new(SparseRows::from_u8(data.test.images, PIXEL_SCALE)?),
-            batch: SparseBatch::new(),
-            labels: Vec::new(),
         })
     }
 
     /// The path in use: `Dense` or `Sparse`.
     pub fn path(&self) -> InputPath {
         match self {
-            Inputs::Dense(_) => InputPath::Dense,
+            Inputs::Dense => InputPath::Dense,
             Inputs::Sparse { .. } => InputPath::Sparse,
         }
     }
 
-    /// Loss and gradients of `net` on the examples `indices` of `train`.
-    pub fn backprop(
-        &mut self,
-        net: &mut MultiLayerNet<F>,
-        train: &SplitView<'_>,
-        indices: &[usize],
-    ) -> Result<F> {
-        Ok(match self {
-            Inputs::Dense(buf) => {
-                buf.gather(train, indices)?;
-                net.backprop(buf.x(), Targets::Labels(buf.labels()))?
-            }
-            Inputs::Sparse {
-                train: rows,
-                batch,
-                labels,
-                ..
-            } => {
-                batch.gather(rows, indices)?;
-                labels.clear();
-                labels.extend(indices.iter().map(|&i| usize::from(train.labels[i])));
-                sparse_backprop(net, batch, Targets::Labels(labels))?
-            }
-        })
-    }
-
-    /// The read-only part evaluations need.
-    pub fn eval_inputs(&self) -> EvalInputs {
+    /// An empty batch of the right kind, for [`gather`](Self::gather).
+    pub fn new_batch<F: Float>(&self) -> Batch<F> {
         match self {
-            Inputs::Dense(_) => EvalInputs::Dense,
-            Inputs::Sparse { train, test, .. } => {
-                EvalInputs::Sparse(Arc::clone(train), Arc::clone(test))
-            }
+            Inputs::Dense => Batch::Dense(BatchBuffer::new()),
+            Inputs::Sparse { .. } => Batch::Sparse {
+                rows: SparseBatch::new(),
+                labels: Vec::new(),
+            },
         }
     }
-}
 
-impl EvalInputs {
+    /// Fills `batch` with the examples `indices` of `train`.
+    pub fn gather<F: Float>(
+        &self,
+        train: &SplitView<'_>,
+        indices: &[usize],
+        batch: &mut Batch<F>,
+    ) -> Result<()> {
+        match (self, batch) {
+            (Inputs::Sparse { train: rows, .. }, Batch::Sparse { rows: b, labels }) => {
+                b.gather(rows, indices)?;
+                labels.clear();
+                labels.extend(indices.iter().map(|&i| usize::from(train.labels[i])));
+            }
+            (Inputs::Dense, Batch::Dense(buf)) => buf.gather(train, indices)?,
+            // A batch made for the other path: replace it by one of the right kind.
+            (inputs, batch) => {
+                *batch = inputs.new_batch();
+                return inputs.gather(train, indices, batch);
+            }
+        }
+        Ok(())
+    }
+
     /// Accuracy on the whole training set and on the whole test set.
     pub fn evaluate<F: Float>(
         &self,
@@ -176,15 +173,25 @@ impl EvalInputs {
         threads: usize,
     ) -> Result<(f64, f64)> {
         match self {
-            EvalInputs::Dense => Ok((
+            Inputs::Dense => Ok((
                 accuracy(net, &data.train, data.classes, threads)?,
                 accuracy(net, &data.test, data.classes, threads)?,
             )),
-            EvalInputs::Sparse(train, test) => Ok((
+            Inputs::Sparse { train, test } => Ok((
                 sparse_accuracy(net, train, data.train.labels, threads)?,
                 sparse_accuracy(net, test, data.test.labels, threads)?,
             )),
         }
+    }
+}
+
+impl<F: Float> Batch<F> {
+    /// Loss and gradients of `net` on this batch (gradients left in the layers).
+    pub fn backprop(&self, net: &mut MultiLayerNet<F>) -> Result<F> {
+        Ok(match self {
+            Batch::Dense(buf) => net.backprop(buf.x(), Targets::Labels(buf.labels()))?,
+            Batch::Sparse { rows, labels } => sparse_backprop(net, rows, Targets::Labels(labels))?,
+        })
     }
 }
 

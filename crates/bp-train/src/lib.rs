@@ -62,6 +62,7 @@ mod data;
 mod error;
 mod eval;
 mod input;
+mod loader;
 mod optim;
 mod trainer;
 

@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 use bp_core::Float;
 use bp_layers::{MultiLayerNet, Param};
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +14,8 @@ use crate::config::{Sampling, TrainConfig};
 use crate::data::TrainData;
 use crate::error::{Result, TrainError};
 use crate::eval::default_eval_threads;
-use crate::input::{EvalInputs, InputPath, Inputs};
+use crate::input::{Batch, InputPath, Inputs};
+use crate::loader::{Loader, LoaderJob, Sampler};
 use crate::optim::{build_optimizer, Optimizer};
 
 /// One evaluation on the full training and test sets.
@@ -137,45 +137,6 @@ pub fn train<F: Float>(
     Trainer::new(config, *data)?.run(observer)
 }
 
-/// Draws the example indices of each minibatch.
-#[derive(Debug, Clone)]
-struct Sampler {
-    sampling: Sampling,
-    /// Shuffled epochs: the current permutation and the position in it.
-    perm: Vec<usize>,
-    pos: usize,
-}
-
-impl Sampler {
-    fn new(sampling: Sampling, n: usize) -> Self {
-        let perm = match sampling {
-            Sampling::WithReplacement => Vec::new(),
-            Sampling::ShuffledEpochs => (0..n).collect(),
-        };
-        let pos = perm.len();
-        Self {
-            sampling,
-            perm,
-            pos,
-        }
-    }
-
-    fn next(&mut self, rng: &mut ChaCha8Rng, n: usize, batch: usize, out: &mut Vec<usize>) {
-        out.clear();
-        match self.sampling {
-            Sampling::WithReplacement => out.extend((0..batch).map(|_| rng.random_range(0..n))),
-            Sampling::ShuffledEpochs => {
-                if self.pos + batch > self.perm.len() {
-                    self.perm.shuffle(rng);
-                    self.pos = 0;
-                }
-                out.extend_from_slice(&self.perm[self.pos..self.pos + batch]);
-                self.pos += batch;
-            }
-        }
-    }
-}
-
 /// A training run in progress: the net, the optimizer, the generator and the
 /// reused buffers. [`step`](Self::step) and [`evaluate`](Self::evaluate) are
 /// separate so a caller can drive the loop itself.
@@ -187,8 +148,11 @@ pub struct Trainer<'a, F: Float> {
     rng: ChaCha8Rng,
     sampler: Sampler,
     indices: Vec<usize>,
-    inputs: Inputs<F>,
+    inputs: Inputs,
+    /// The batch [`step`](Self::step) fills; reused.
+    batch: Option<Batch<F>>,
     eval_threads: usize,
+    prefetch: bool,
     iter: usize,
 }
 
@@ -234,7 +198,9 @@ impl<'a, F: Float> Trainer<'a, F> {
             rng,
             indices: Vec::with_capacity(config.batch_size),
             inputs: Inputs::new(input_path, &data)?,
+            batch: None,
             eval_threads: default_eval_threads(),
+            prefetch: default_eval_threads() >= 2,
             iter: 0,
         })
     }
@@ -243,6 +209,14 @@ impl<'a, F: Float> Trainer<'a, F> {
     /// Results do not depend on it.
     pub fn with_eval_threads(mut self, threads: usize) -> Self {
         self.eval_threads = threads.max(1);
+        self
+    }
+
+    /// Whether [`run`](Self::run) gathers minibatches one step ahead on a
+    /// thread of its own (default: yes when there are two or more cores).
+    /// Results do not depend on it.
+    pub fn with_prefetch(mut self, prefetch: bool) -> Self {
+        self.prefetch = prefetch;
         self
     }
 
@@ -288,15 +262,25 @@ impl<'a, F: Float> Trainer<'a, F> {
     /// A non-finite loss stops before the update, a non-finite gradient or
     /// weight after it, with [`TrainError::Diverged`] naming the iteration.
     pub fn step(&mut self) -> Result<F> {
-        let iter = self.iter;
-        let train = self.data.train;
         self.sampler.next(
             &mut self.rng,
-            train.len(),
+            self.data.train.len(),
             self.config.batch_size,
             &mut self.indices,
         );
-        let loss = self.inputs.backprop(&mut self.net, &train, &self.indices)?;
+        let mut batch = self.batch.take().unwrap_or_else(|| self.inputs.new_batch());
+        let result = self
+            .inputs
+            .gather(&self.data.train, &self.indices, &mut batch)
+            .and_then(|()| self.learn(&batch));
+        self.batch = Some(batch);
+        result
+    }
+
+    /// Backprop on `batch` and the update: the step after drawing the batch.
+    fn learn(&mut self, batch: &Batch<F>) -> Result<F> {
+        let iter = self.iter;
+        let loss = batch.backprop(&mut self.net)?;
         if !loss.is_finite() {
             return Err(TrainError::Diverged {
                 iter,
@@ -317,7 +301,6 @@ impl<'a, F: Float> Trainer<'a, F> {
     /// Accuracy on the whole training set and on the whole test set.
     pub fn evaluate(&self) -> Result<(f64, f64)> {
         self.inputs
-            .eval_inputs()
             .evaluate(&self.net, &self.data, self.eval_threads)
     }
 
@@ -342,10 +325,30 @@ impl<'a, F: Float> Trainer<'a, F> {
         let beside = self.eval_threads >= 2;
         std::thread::scope(|scope| -> Result<()> {
             let mut pending: Option<Pending<'_>> = None;
+            let loader = self.prefetch.then(|| {
+                let job = LoaderJob {
+                    inputs: self.inputs.clone(),
+                    train: self.data.train,
+                    sampler: self.sampler.clone(),
+                    rng: self.rng.clone(),
+                    batch_size: self.config.batch_size,
+                    count: plan.iters.saturating_sub(self.iter),
+                };
+                Loader::spawn(scope, job)
+            });
             while self.iter < plan.iters {
                 let t0 = Instant::now();
                 let iter = self.iter;
-                let loss = self.step()?.to_f64_exact();
+                let loss = match &loader {
+                    Some(loader) => {
+                        let batch = loader.next()?;
+                        let loss = self.learn(&batch);
+                        loader.give_back(batch);
+                        loss?
+                    }
+                    None => self.step()?,
+                }
+                .to_f64_exact();
                 train_time += t0.elapsed();
                 history.loss.push(loss);
                 observer.on_iteration(iter, loss);
@@ -356,7 +359,7 @@ impl<'a, F: Float> Trainer<'a, F> {
                     }
                     let job = EvalJob {
                         net: self.net.clone(),
-                        inputs: self.inputs.eval_inputs(),
+                        inputs: self.inputs.clone(),
                         data: self.data,
                     };
                     let threads = if beside { 1 } else { self.eval_threads };
@@ -411,7 +414,7 @@ impl<'a, F: Float> Trainer<'a, F> {
 /// An evaluation of a copy of the net, to run on another thread.
 struct EvalJob<'a, F> {
     net: MultiLayerNet<F>,
-    inputs: EvalInputs,
+    inputs: Inputs,
     data: TrainData<'a>,
 }
 

@@ -163,24 +163,38 @@ fn the_same_seed_gives_the_same_run_and_another_seed_does_not() {
 }
 
 #[test]
-fn evaluation_threads_do_not_change_results() {
-    let (tr, te) = train_test(2500);
+fn threads_do_not_change_results() {
+    use bp_train::{InputPath, Sampling};
+    let (mut tr, mut te) = train_test(2500);
+    for set in [&mut tr, &mut te] {
+        set.images.mapv_inplace(|v| if v < 150 { 0 } else { v });
+    }
     let d = data(&tr, &te);
-    let config = TrainConfig {
-        iters: 30,
-        ..small_config()
-    };
-    let one = Trainer::<f32>::new(&config, d)
-        .unwrap()
-        .with_eval_threads(1)
-        .run(&mut ())
-        .unwrap();
-    let three = Trainer::<f32>::new(&config, d)
-        .unwrap()
-        .with_eval_threads(3)
-        .run(&mut ())
-        .unwrap();
-    assert_eq!(one.history.evaluations, three.history.evaluations);
+    for sampling in [Sampling::WithReplacement, Sampling::ShuffledEpochs] {
+        for path in [InputPath::Dense, InputPath::Sparse] {
+            let config = TrainConfig {
+                iters: 30,
+                sampling,
+                ..small_config()
+            };
+            let run = |eval_threads: usize, prefetch: bool| {
+                Trainer::<f32>::with_input_path(&config, d, path)
+                    .unwrap()
+                    .with_eval_threads(eval_threads)
+                    .with_prefetch(prefetch)
+                    .run(&mut ())
+                    .unwrap()
+                    .history
+            };
+            let (plain, threaded) = (run(1, false), run(3, true));
+            assert_eq!(plain.evaluations, threaded.evaluations, "{path} {sampling}");
+            assert_eq!(plain.loss, threaded.loss, "{path} {sampling}");
+            // Prefetching and step-by-step agree too.
+            let mut t = Trainer::<f32>::with_input_path(&config, d, path).unwrap();
+            let steps: Vec<f64> = (0..30).map(|_| f64::from(t.step().unwrap())).collect();
+            assert_eq!(steps, threaded.loss, "{path} {sampling}");
+        }
+    }
 }
 
 #[test]
