@@ -43,7 +43,8 @@ fn layers(c: &mut Criterion) {
     c.bench_function("affine_backward_dense", |b| {
         b.iter(|| affine.backward(black_box(dout.view())).expect("backward"))
     });
-    let mut batch = SparseBatch::new();
+    // Filled here too, so the benches below also run when filtered on their own.
+    let mut batch = SparseBatch::from_rows(&sparse, &rows).expect("gather");
     c.bench_function("sparse_batch_gather", |b| {
         b.iter(|| batch.gather(&sparse, black_box(&rows)).expect("gather"))
     });

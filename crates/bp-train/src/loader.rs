@@ -60,9 +60,13 @@ impl Sampler {
     }
 }
 
-/// Batches in flight: one being trained on, the rest filled ahead (slack for
-/// when the loader's core is busy with an evaluation).
-const BATCHES_IN_FLIGHT: usize = 3;
+/// Batches in flight: one being trained on, the rest filled ahead. The loader
+/// shares its core with the evaluations, so it falls behind during each one and
+/// catches up after; a deep queue keeps the training thread fed meanwhile.
+/// Measured with 8 alternating whole runs of `cargo xtask train` each (median
+/// wall time): 3 batches 1.57 s, 16: 1.36 s, 32: 1.26 s, 64: 1.20 s (about
+/// 100 KB each, so 6 MB in all).
+const BATCHES_IN_FLIGHT: usize = 64;
 
 /// Everything the loader thread needs to draw and gather batches.
 pub(crate) struct LoaderJob<'a> {
