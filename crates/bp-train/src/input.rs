@@ -142,6 +142,18 @@ impl Inputs {
         }
     }
 
+    /// About how many bytes one batch of `batch_size` examples takes.
+    pub fn batch_bytes<F: Float>(&self, batch_size: usize, width: usize) -> usize {
+        match self {
+            Inputs::Dense => batch_size * width * std::mem::size_of::<F>(),
+            // Two copies of the non-zeros (by row and by column), 3 bytes each.
+            Inputs::Sparse { train, .. } => {
+                let per_row = train.nnz().div_ceil(train.nrows().max(1));
+                batch_size * per_row * 6 + width * 8
+            }
+        }
+    }
+
     /// Fills `batch` with the examples `indices` of `train`.
     pub fn gather<F: Float>(
         &self,

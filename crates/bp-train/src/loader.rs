@@ -60,13 +60,17 @@ impl Sampler {
     }
 }
 
-/// Batches in flight: one being trained on, the rest filled ahead. The loader
-/// shares its core with the evaluations, so it falls behind during each one and
-/// catches up after; a deep queue keeps the training thread fed meanwhile.
-/// Measured with 8 alternating whole runs of `cargo xtask train` each (median
-/// wall time): 3 batches 1.57 s, 16: 1.36 s, 32: 1.26 s, 64: 1.20 s (about
-/// 100 KB each, so 6 MB in all).
-const BATCHES_IN_FLIGHT: usize = 64;
+/// Most batches in flight: one being trained on, the rest filled ahead. The
+/// loader shares its core with the evaluations, so it falls behind during each
+/// one and catches up after; a deep queue keeps the training thread fed
+/// meanwhile. Measured on MNIST with 8 alternating whole runs of
+/// `cargo xtask train` each (median wall time): 3 batches 1.57 s, 16: 1.36 s,
+/// 32: 1.26 s, 64: 1.20 s.
+const MAX_BATCHES_IN_FLIGHT: usize = 64;
+
+/// Memory the queue may take: fewer batches in flight when they are large
+/// (an MNIST sparse batch is about 100 KB, so 64 of them take 6 MB).
+const QUEUE_BYTES: usize = 8 << 20;
 
 /// Everything the loader thread needs to draw and gather batches.
 pub(crate) struct LoaderJob<'a> {
@@ -92,7 +96,13 @@ impl<F: Float> Loader<F> {
     pub fn spawn<'scope, 'env>(scope: &'scope Scope<'scope, 'env>, job: LoaderJob<'env>) -> Self {
         let (full_tx, full) = channel();
         let (free, free_rx) = channel::<Batch<F>>();
-        for _ in 0..BATCHES_IN_FLIGHT {
+        let depth = (QUEUE_BYTES
+            / job
+                .inputs
+                .batch_bytes::<F>(job.batch_size, job.train.width())
+                .max(1))
+        .clamp(2, MAX_BATCHES_IN_FLIGHT);
+        for _ in 0..depth {
             // Cannot fail: `free_rx` is alive.
             let _ = free.send(job.inputs.new_batch());
         }
