@@ -84,28 +84,29 @@ pub(crate) struct LoaderJob<'a> {
 }
 
 /// The training thread's end of a loader thread: full batches come in, used
-/// ones go back to be refilled. Dropping it stops the thread.
+/// ones go back to be refilled, a few at a time (each hand-over may wake the
+/// loader, a system call). Dropping it stops the thread.
 pub(crate) struct Loader<F> {
     full: Receiver<Result<Batch<F>>>,
-    free: Sender<Batch<F>>,
+    free: Sender<Vec<Batch<F>>>,
+    spent: Vec<Batch<F>>,
+    group: usize,
 }
 
 impl<F: Float> Loader<F> {
     /// Starts the thread in `scope`; it fills batches until `job.count` are made
     /// or the `Loader` is dropped.
     pub fn spawn<'scope, 'env>(scope: &'scope Scope<'scope, 'env>, job: LoaderJob<'env>) -> Self {
-        let (full_tx, full) = channel();
-        let (free, free_rx) = channel::<Batch<F>>();
         let depth = (QUEUE_BYTES
             / job
                 .inputs
                 .batch_bytes::<F>(job.batch_size, job.train.width())
                 .max(1))
         .clamp(2, MAX_BATCHES_IN_FLIGHT);
-        for _ in 0..depth {
-            // Cannot fail: `free_rx` is alive.
-            let _ = free.send(job.inputs.new_batch());
-        }
+        let (full_tx, full) = channel();
+        let (free, free_rx) = channel::<Vec<Batch<F>>>();
+        // Cannot fail: `free_rx` is alive.
+        let _ = free.send((0..depth).map(|_| job.inputs.new_batch()).collect());
         scope.spawn(move || {
             let LoaderJob {
                 inputs,
@@ -116,10 +117,17 @@ impl<F: Float> Loader<F> {
                 count,
             } = job;
             let mut indices = Vec::with_capacity(batch_size);
+            let mut empty = Vec::new();
             for _ in 0..count {
-                // Both ends gone means the training loop stopped.
-                let Ok(mut batch) = free_rx.recv() else {
-                    return;
+                let mut batch = loop {
+                    if let Some(batch) = empty.pop() {
+                        break batch;
+                    }
+                    // Both ends gone means the training loop stopped.
+                    let Ok(more) = free_rx.recv() else {
+                        return;
+                    };
+                    empty = more;
                 };
                 sampler.next(&mut rng, train.len(), batch_size, &mut indices);
                 let filled = inputs.gather(&train, &indices, &mut batch).map(|()| batch);
@@ -128,7 +136,12 @@ impl<F: Float> Loader<F> {
                 }
             }
         });
-        Self { full, free }
+        Self {
+            full,
+            free,
+            spent: Vec::new(),
+            group: (depth / 4).clamp(1, 8),
+        }
     }
 
     /// The next batch, waiting for it if needed.
@@ -139,8 +152,11 @@ impl<F: Float> Loader<F> {
     }
 
     /// Hands a used batch back to be refilled.
-    pub fn give_back(&self, batch: Batch<F>) {
-        // The thread may have made its last batch already: nothing to do then.
-        let _ = self.free.send(batch);
+    pub fn give_back(&mut self, batch: Batch<F>) {
+        self.spent.push(batch);
+        if self.spent.len() >= self.group {
+            // The thread may have made its last batch already: nothing to do then.
+            let _ = self.free.send(std::mem::take(&mut self.spent));
+        }
     }
 }

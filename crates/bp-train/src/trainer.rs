@@ -325,7 +325,7 @@ impl<'a, F: Float> Trainer<'a, F> {
         let beside = self.eval_threads >= 2;
         std::thread::scope(|scope| -> Result<()> {
             let mut pending: Option<Pending<'_>> = None;
-            let loader = self.prefetch.then(|| {
+            let mut loader = self.prefetch.then(|| {
                 let job = LoaderJob {
                     inputs: self.inputs.clone(),
                     train: self.data.train,
@@ -339,7 +339,7 @@ impl<'a, F: Float> Trainer<'a, F> {
             while self.iter < plan.iters {
                 let t0 = Instant::now();
                 let iter = self.iter;
-                let loss = match &loader {
+                let loss = match &mut loader {
                     Some(loader) => {
                         let batch = loader.next()?;
                         let loss = self.learn(&batch);
