@@ -24,6 +24,10 @@
 //! the set in chunks, so no float copy of a whole set is ever made. The code is
 //! generic over [`Float`](bp_core::Float): `f32` or `f64`.
 //!
+//! On two or more cores, [`Trainer::run`] prepares minibatches ahead on a loader
+//! thread and evaluates a copy of the net beside the training loop; results are
+//! the same as with [`Trainer::with_prefetch`]`(false)` and one evaluation thread.
+//!
 //! Two documented differences from the seed: the logged loss is the one of the
 //! backprop pass, before the update (the seed runs a second forward pass after it),
 //! and the loss is computed from the logits by log-sum-exp (finite for any logits)

@@ -472,7 +472,10 @@ fn check_finite<F: Float>(iter: usize, params: &[Param<'_, F>], check: Check) ->
             Check::Gradients => (&p.grad, "gradient of"),
             Check::Weights => (&p.value, "weight"),
         };
-        let sum = array.sum();
+        let sum = match array.as_slice() {
+            Some(values) => lane_sum(values),
+            None => array.sum(),
+        };
         if !sum.is_finite() {
             let detail = match array.iter().find(|v| !v.is_finite()) {
                 Some(&v) => format!("{what} {} contains {}", p.name, nonfinite_name(v)),
@@ -482,6 +485,21 @@ fn check_finite<F: Float>(iter: usize, params: &[Param<'_, F>], check: Check) ->
         }
     }
     Ok(())
+}
+
+/// The sum of `values` in 32 independent lanes, which the compiler turns into
+/// vector adds (a plain float sum is one chain of scalar adds: 3x slower on W1).
+fn lane_sum<F: Float>(values: &[F]) -> F {
+    const LANES: usize = 32;
+    let mut lanes = [F::zero(); LANES];
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder().iter().fold(F::zero(), |a, &v| a + v);
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    lanes.iter().fold(rest, |a, &v| a + v)
 }
 
 fn nonfinite_name<F: Float>(v: F) -> &'static str {
@@ -520,6 +538,19 @@ mod tests {
         sampler.next(&mut rng, 10, 1000, &mut batch);
         assert_eq!(batch.len(), 1000);
         assert!(batch.iter().all(|&i| i < 10));
+    }
+
+    #[test]
+    fn lane_sums_add_everything() {
+        let values: Vec<f64> = (0..100).map(f64::from).collect();
+        assert_eq!(lane_sum(&values), 4950.0);
+        assert_eq!(lane_sum(&values[..5]), 10.0);
+        assert_eq!(lane_sum::<f64>(&[]), 0.0);
+        let mut values: Vec<f32> = vec![1.0; 70];
+        values[40] = f32::INFINITY;
+        assert_eq!(lane_sum(&values), f32::INFINITY);
+        values[3] = f32::NAN;
+        assert!(lane_sum(&values).is_nan());
     }
 
     #[test]
