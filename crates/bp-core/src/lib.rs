@@ -4,7 +4,9 @@
 //! that the layers build on: a numerically stable row-wise [`softmax`], the
 //! cross-entropy losses, [`sigmoid`] and [`relu`], [`argmax_rows`], [`one_hot`],
 //! seeded weight initialisation ([`init_normal`]) and the central-difference
-//! [`numerical_gradient`] used to check backprop.
+//! [`numerical_gradient`] used to check backprop, plus the matrix product the
+//! layers use ([`matmul`], by the `gemm` crate: about twice ndarray's `dot` on
+//! the book's shapes).
 //! It knows nothing of files, data sets or plots.
 //!
 //! ```
@@ -29,6 +31,9 @@ use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
 use ndarray::{Array, Array1, Array2, ArrayView1, ArrayView2, Axis, Dimension, ScalarOperand};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
+
+mod matmul;
+pub use matmul::{matmul, matmul_into};
 
 /// Errors a caller can cause: shape mismatches, empty batches, labels out of range.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

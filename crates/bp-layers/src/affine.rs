@@ -1,7 +1,6 @@
 //! The fully connected layer [`Affine`]: `x W + b`.
 
-use bp_core::{check_same_shape, check_width, Float};
-use ndarray::linalg::general_mat_mul;
+use bp_core::{check_same_shape, check_width, matmul, matmul_into, Float};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
 use crate::{Layer, LayerError, Param, ParamMut, Result};
@@ -68,7 +67,7 @@ impl<F: Float> Affine<F> {
     /// `x W + b` without caching anything: for inference.
     pub fn apply(&self, x: ArrayView2<'_, F>) -> Result<Array2<F>> {
         check_width(&self.op(), &x, self.input_size())?;
-        let mut out = x.dot(&self.w);
+        let mut out = matmul(x, self.w.view())?;
         out += &self.b;
         Ok(out)
     }
@@ -83,7 +82,7 @@ impl<F: Float> Affine<F> {
             &[x.nrows(), self.w.ncols()],
             &dout,
         )?;
-        general_mat_mul(F::one(), &x.t(), &dout, F::zero(), &mut self.dw);
+        matmul_into(x.t(), dout, self.dw.view_mut())?;
         self.db = dout.sum_axis(Axis(0));
         Ok(())
     }
@@ -106,7 +105,7 @@ impl<F: Float> Layer<F> for Affine<F> {
 
     fn backward(&mut self, dout: ArrayView2<'_, F>) -> Result<Array2<F>> {
         self.backward_params(dout)?;
-        Ok(dout.dot(&self.w.t()))
+        Ok(matmul(dout, self.w.t())?)
     }
 
     fn params(&self) -> Vec<Param<'_, F>> {
