@@ -30,9 +30,10 @@ pub enum InputPath {
 
 /// Above this fraction of non-zero pixels, [`InputPath::Auto`] picks the dense path.
 ///
-/// Measured with `cargo xtask bench`: MNIST (19% non-zero) trains 2.5x faster
-/// sparse; Fashion-MNIST (50%) only 4% faster sparse, with twice the peak memory
-/// (145 MB against 70 MB), so it stays dense.
+/// Measured with whole runs of `cargo xtask train` (medians of 3): MNIST (19%
+/// non-zero) takes 1.2 s sparse against 2.5 s dense; Fashion-MNIST (50%) 2.4 s
+/// sparse against 2.5 s dense, but with twice the peak memory (157 MB against
+/// 76 MB), so it stays dense.
 pub const SPARSE_MAX_DENSITY: f64 = 0.35;
 
 impl InputPath {
