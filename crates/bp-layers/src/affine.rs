@@ -74,18 +74,40 @@ impl<F: Float> Affine<F> {
 
     /// Computes `dW` and `db` only, skipping `dx`: for the first layer, whose `dx` nobody uses.
     pub fn backward_params(&mut self, dout: ArrayView2<'_, F>) -> Result<()> {
-        let x = self.x.as_ref().ok_or(LayerError::BackwardBeforeForward {
-            layer: format!("Affine({})", self.w_name),
-        })?;
-        check_same_shape(
-            &format!("Affine({}) backward", self.w_name),
-            &[x.nrows(), self.w.ncols()],
-            &dout,
-        )?;
-        matmul_into(x.t(), dout, self.dw.view_mut())?;
-        self.db = dout.sum_axis(Axis(0));
-        Ok(())
+        let x = self
+            .x
+            .as_ref()
+            .ok_or(LayerError::BackwardBeforeForward { layer: self.op() })?;
+        params_grads(&self.op(), x.view(), dout, &mut self.dw, &mut self.db)
     }
+
+    /// [`backward_params`](Self::backward_params) for an input `x` the caller
+    /// still holds (as [`MultiLayerNet::backprop`](crate::MultiLayerNet::backprop)
+    /// does), so [`apply`](Self::apply) can stand in for `forward` and no copy
+    /// of `x` is kept. Forgets any input an earlier `forward` cached.
+    pub fn backward_params_for(
+        &mut self,
+        x: ArrayView2<'_, F>,
+        dout: ArrayView2<'_, F>,
+    ) -> Result<()> {
+        check_width(&self.op(), &x, self.input_size())?;
+        self.x = None;
+        params_grads(&self.op(), x, dout, &mut self.dw, &mut self.db)
+    }
+}
+
+/// `dW = xᵀ dout` and `db` = column sums of `dout`.
+fn params_grads<F: Float>(
+    op: &str,
+    x: ArrayView2<'_, F>,
+    dout: ArrayView2<'_, F>,
+    dw: &mut Array2<F>,
+    db: &mut Array1<F>,
+) -> Result<()> {
+    check_same_shape(&format!("{op} backward"), &[x.nrows(), dw.ncols()], &dout)?;
+    matmul_into(x.t(), dout, dw.view_mut())?;
+    *db = dout.sum_axis(Axis(0));
+    Ok(())
 }
 
 impl<F: Float> Layer<F> for Affine<F> {

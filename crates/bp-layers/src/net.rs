@@ -244,9 +244,14 @@ impl<F: Float> MultiLayerNet<F> {
     }
 
     /// Loss then backward in one call; returns the loss, gradients stay in the layers.
+    ///
+    /// The same numbers as [`loss`](Self::loss) then [`backward`](Self::backward),
+    /// but the first layer reads `x` where it is rather than caching a copy.
     pub fn backprop(&mut self, x: ArrayView2<'_, F>, t: Targets<'_, F>) -> Result<F> {
-        let loss = self.loss(x, t)?;
-        self.backward()?;
+        let h1 = self.affines[0].apply(x)?;
+        let loss = self.loss_after_first(h1, t)?;
+        let dh1 = self.backward_to_first()?;
+        self.affines[0].backward_params_for(x, dh1.view())?;
         Ok(loss)
     }
 

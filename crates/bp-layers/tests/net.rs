@@ -154,3 +154,25 @@ fn gradient_returns_named_copies_and_predict_caches_nothing() {
     let before = net.predict(x.view()).unwrap();
     assert_eq!(net.predict(x.view()).unwrap(), before);
 }
+
+#[test]
+fn backprop_equals_loss_then_backward_without_caching_the_input() {
+    let mut r = rng(11);
+    let mut a = MultiLayerNet::<f64>::new(6, &[5, 4], 3, Activation::Sigmoid, 0.5, &mut r).unwrap();
+    let mut b = a.clone();
+    let x = uniform(&mut r, 7, 6, -1.0, 1.0);
+    let t = [0, 1, 2, 2, 1, 0, 1];
+    let la = a.loss(x.view(), Targets::Labels(&t)).unwrap();
+    a.backward().unwrap();
+    let lb = b.backprop(x.view(), Targets::Labels(&t)).unwrap();
+    assert_eq!(la, lb);
+    for (p, q) in a.params().iter().zip(b.params().iter()) {
+        assert_eq!(p.grad, q.grad, "{}", p.name);
+    }
+    // backprop kept no copy of x: a second backward has nothing to work from.
+    let err = b.backward().unwrap_err();
+    assert!(
+        matches!(err, LayerError::BackwardBeforeForward { .. }),
+        "{err}"
+    );
+}
