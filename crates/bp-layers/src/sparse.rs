@@ -16,8 +16,8 @@
 //! * the usual widths (50, 100, ...) get kernels whose width is a compile-time
 //!   constant, which is what lets the compiler keep the sums in registers;
 //! * the kernels are compiled for AVX-512, AVX2+FMA and the baseline, and picked
-//!   at run time (the default x86-64 target is SSE2 only). That dispatch is the
-//!   crate's only `unsafe`.
+//!   at run time by the [`pulp`] crate (the default x86-64 target is SSE2 only),
+//!   with no `unsafe` here.
 
 use std::ops::Range;
 
@@ -561,77 +561,62 @@ mod simd {
         by_width!(n, backward_fixed, backward_any, (x, scale, dout, dw))
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-    fn forward_avx512<F: Float>(x: &Csr<'_>, scale: F, w: &[F], b: &[F], out: &mut [F]) {
-        forward_impl(x, scale, w, b, out)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn forward_avx2<F: Float>(x: &Csr<'_>, scale: F, w: &[F], b: &[F], out: &mut [F]) {
-        forward_impl(x, scale, w, b, out)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-    fn backward_avx512<F: Float>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
-        backward_impl(x, scale, dout, dw)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn backward_avx2<F: Float>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
-        backward_impl(x, scale, dout, dw)
-    }
-
-    /// The best instruction set this CPU has, detected once (`BP_NO_SIMD` forces the baseline).
-    #[cfg(target_arch = "x86_64")]
-    fn level() -> u8 {
+    /// The best instruction set this CPU has (AVX-512, AVX2+FMA or the
+    /// baseline), detected once; `BP_NO_SIMD` forces the baseline.
+    fn arch() -> pulp::Arch {
         use std::sync::OnceLock;
-        static LEVEL: OnceLock<u8> = OnceLock::new();
-        *LEVEL.get_or_init(|| {
+        static ARCH: OnceLock<pulp::Arch> = OnceLock::new();
+        *ARCH.get_or_init(|| {
             if std::env::var_os("BP_NO_SIMD").is_some() {
-                0
-            } else if is_x86_feature_detected!("avx512f")
-                && is_x86_feature_detected!("avx512vl")
-                && is_x86_feature_detected!("avx2")
-                && is_x86_feature_detected!("fma")
-            {
-                2
-            } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                1
+                pulp::Arch::Scalar
             } else {
-                0
+                pulp::Arch::new()
             }
         })
     }
 
-    /// `out = b + x W` for the rows of `x`.
-    #[allow(unsafe_code)]
+    /// `out = b + x W` for the rows of `x`, compiled for [`arch`]'s instruction
+    /// set: pulp calls `with_simd` inside a function built for that set, and
+    /// everything below it is `inline(always)`, so the kernel is vectorised for it.
     pub(super) fn forward<F: Float>(x: &Csr<'_>, scale: F, w: &[F], b: &[F], out: &mut [F]) {
-        #[cfg(target_arch = "x86_64")]
-        match level() {
-            // SAFETY: `level()` checked at run time that the CPU has these features.
-            2 => return unsafe { forward_avx512(x, scale, w, b, out) },
-            // SAFETY: as above.
-            1 => return unsafe { forward_avx2(x, scale, w, b, out) },
-            _ => {}
+        struct Op<'a, F> {
+            x: &'a Csr<'a>,
+            scale: F,
+            w: &'a [F],
+            b: &'a [F],
+            out: &'a mut [F],
         }
-        forward_impl(x, scale, w, b, out)
+        impl<F: Float> pulp::WithSimd for Op<'_, F> {
+            type Output = ();
+            #[inline(always)]
+            fn with_simd<S: pulp::Simd>(self, _: S) {
+                forward_impl(self.x, self.scale, self.w, self.b, self.out)
+            }
+        }
+        arch().dispatch(Op {
+            x,
+            scale,
+            w,
+            b,
+            out,
+        })
     }
 
-    /// `dW = xᵀ dout` for the columns of `x`.
-    #[allow(unsafe_code)]
+    /// `dW = xᵀ dout` for the columns of `x`, dispatched as [`forward`].
     pub(super) fn backward<F: Float>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
-        #[cfg(target_arch = "x86_64")]
-        match level() {
-            // SAFETY: `level()` checked at run time that the CPU has these features.
-            2 => return unsafe { backward_avx512(x, scale, dout, dw) },
-            // SAFETY: as above.
-            1 => return unsafe { backward_avx2(x, scale, dout, dw) },
-            _ => {}
+        struct Op<'a, F> {
+            x: &'a Csc<'a>,
+            scale: F,
+            dout: &'a [F],
+            dw: &'a mut [F],
         }
-        backward_impl(x, scale, dout, dw)
+        impl<F: Float> pulp::WithSimd for Op<'_, F> {
+            type Output = ();
+            #[inline(always)]
+            fn with_simd<S: pulp::Simd>(self, _: S) {
+                backward_impl(self.x, self.scale, self.dout, self.dw)
+            }
+        }
+        arch().dispatch(Op { x, scale, dout, dw })
     }
 }
