@@ -147,15 +147,9 @@ impl<'a> TrainData<'a> {
     }
 }
 
-/// The float value of each byte, `b / 255`.
-pub(crate) fn byte_table<F: Float>() -> [F; 256] {
-    std::array::from_fn(|b| F::of(b as f64 / 255.0))
-}
-
 /// A reused float buffer for minibatches or evaluation chunks, and their labels.
 #[derive(Debug, Clone)]
 pub struct BatchBuffer<F> {
-    table: [F; 256],
     x: Array2<F>,
     labels: Vec<usize>,
 }
@@ -164,7 +158,6 @@ impl<F: Float> BatchBuffer<F> {
     /// An empty buffer; it grows to the first batch's size and is reused after.
     pub fn new() -> Self {
         Self {
-            table: byte_table(),
             x: Array2::zeros((0, 0)),
             labels: Vec::new(),
         }
@@ -188,7 +181,7 @@ impl<F: Float> BatchBuffer<F> {
         self.reshape(indices.len(), split.width());
         self.labels.clear();
         for (mut row, &i) in self.x.rows_mut().into_iter().zip(indices) {
-            convert_row(&self.table, split.images.row(i), row.view_mut());
+            convert_row(split.images.row(i), row.view_mut());
             self.labels.push(usize::from(split.labels[i]));
         }
         Ok(())
@@ -199,7 +192,7 @@ impl<F: Float> BatchBuffer<F> {
         self.reshape(split.len(), split.width());
         self.labels.clear();
         for (mut row, src) in self.x.rows_mut().into_iter().zip(split.images.rows()) {
-            convert_row(&self.table, src, row.view_mut());
+            convert_row(src, row.view_mut());
         }
         self.labels
             .extend(split.labels.iter().map(|&l| usize::from(l)));
@@ -225,18 +218,20 @@ impl<F: Float> Default for BatchBuffer<F> {
     }
 }
 
-fn convert_row<F: Float>(
-    table: &[F; 256],
-    src: ndarray::ArrayView1<'_, u8>,
-    mut dst: ndarray::ArrayViewMut1<'_, F>,
-) {
+/// `dst = src / 255`. Computed rather than looked up in a table so that it
+/// vectorises (a table lookup per byte was a fifth of a Fashion-MNIST run); in
+/// both `f32` and `f64` it gives exactly `F::of(b as f64 / 255.0)` (tested for
+/// every byte).
+fn convert_row<F: Float>(src: ndarray::ArrayView1<'_, u8>, mut dst: ndarray::ArrayViewMut1<'_, F>) {
+    let scale = F::of(255.0);
+    let convert = |s: u8| F::of(f64::from(s)) / scale;
     match (src.as_slice(), dst.as_slice_mut()) {
         (Some(src), Some(dst)) => {
             for (d, &s) in dst.iter_mut().zip(src) {
-                *d = table[usize::from(s)];
+                *d = convert(s);
             }
         }
-        _ => dst.zip_mut_with(&src, |d, &s| *d = table[usize::from(s)]),
+        _ => dst.zip_mut_with(&src, |d, &s| *d = convert(s)),
     }
 }
 
@@ -244,6 +239,20 @@ fn convert_row<F: Float>(
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn every_byte_converts_to_its_correctly_rounded_quotient() {
+        let bytes = ndarray::Array1::from_iter(0..=255u8);
+        let mut f32s = ndarray::Array1::<f32>::zeros(256);
+        let mut f64s = ndarray::Array1::<f64>::zeros(256);
+        convert_row(bytes.view(), f32s.view_mut());
+        convert_row(bytes.view(), f64s.view_mut());
+        for b in 0..=255u8 {
+            let exact = f64::from(b) / 255.0;
+            assert_eq!(f64s[usize::from(b)], exact);
+            assert_eq!(f32s[usize::from(b)], exact as f32, "byte {b}");
+        }
+    }
 
     #[test]
     fn gather_scales_and_reuses_the_buffer() {
