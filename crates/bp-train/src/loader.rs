@@ -123,7 +123,7 @@ impl<F: Float> Loader<F> {
                     if let Some(batch) = empty.pop() {
                         break batch;
                     }
-                    // Both ends gone means the training loop stopped.
+                    // The `Loader` was dropped: the training loop stopped.
                     let Ok(more) = free_rx.recv() else {
                         return;
                     };
