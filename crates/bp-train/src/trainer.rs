@@ -313,6 +313,8 @@ impl<'a, F: Float> Trainer<'a, F> {
     /// copy of the net in a thread beside the training loop (one at a time), so
     /// evaluating costs the loop almost nothing; the numbers are the same as
     /// evaluating in place. The observer hears of an evaluation when it is done.
+    /// With prefetching on ([`with_prefetch`](Self::with_prefetch)), a loader
+    /// thread draws and gathers the minibatches ahead, the same ones `step` would.
     pub fn run(mut self, observer: &mut dyn Observer) -> Result<Trained<F>> {
         let start = Instant::now();
         let plan = self.plan();
