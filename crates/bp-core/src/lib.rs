@@ -5,8 +5,8 @@
 //! cross-entropy losses, [`sigmoid`] and [`relu`], [`argmax_rows`], [`one_hot`],
 //! seeded weight initialisation ([`init_normal`]) and the central-difference
 //! [`numerical_gradient`] used to check backprop, plus the matrix product the
-//! layers use ([`matmul`], by the `gemm` crate: about twice ndarray's `dot` on
-//! the book's shapes).
+//! layers use ([`matmul`], by the `gemm` crate: 20-45% faster than ndarray's
+//! `dot` on the book's shapes).
 //! It knows nothing of files, data sets or plots.
 //!
 //! ```
