@@ -22,7 +22,7 @@
 use std::ops::Range;
 
 use bp_core::{argmax, check_same_shape, CoreError, Float, Targets};
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 
 use crate::{LayerError, MultiLayerNet, Result};
 
@@ -198,8 +198,18 @@ impl SparseBatch {
         Ok(batch)
     }
 
-    /// Replaces the contents with the rows `rows` of `x`, reusing the buffers.
+    /// Replaces the contents with the rows `rows` of `x`, reusing the buffers:
+    /// [`gather_rows`](Self::gather_rows) then [`index_columns`](Self::index_columns).
     pub fn gather(&mut self, x: &SparseRows, rows: &[usize]) -> Result<()> {
+        self.gather_rows(x, rows)?;
+        self.index_columns();
+        Ok(())
+    }
+
+    /// The first half of [`gather`](Self::gather): copies the rows `rows` of
+    /// `x`, enough for the forward pass. The backward pass needs
+    /// [`index_columns`](Self::index_columns) after it.
+    pub fn gather_rows(&mut self, x: &SparseRows, rows: &[usize]) -> Result<()> {
         x.check_rows(rows)?;
         if rows.len() > MAX_BATCH_ROWS {
             return Err(LayerError::Config(format!(
@@ -226,35 +236,46 @@ impl SparseBatch {
             b.vals.extend_from_slice(vals);
             b.indptr.push(b.cols.len());
         }
-        // The same entries grouped by column: a counting sort.
+        // Until `index_columns`, the column index is empty.
+        self.colptr.clear();
+        self.colptr.resize(x.width + 1, 0);
+        self.row_idx.clear();
+        self.vals.clear();
+        Ok(())
+    }
+
+    /// The second half of [`gather`](Self::gather): groups the batch's
+    /// non-zeros by column (a counting sort), for the backward pass.
+    pub fn index_columns(&mut self) {
+        let b = &self.rows;
+        let (width, nnz) = (b.width, b.cols.len());
         let (colptr, next) = (&mut self.colptr, &mut self.next);
         colptr.clear();
-        colptr.resize(x.width + 1, 0);
+        colptr.resize(width + 1, 0);
         for &c in &b.cols {
             colptr[usize::from(c) + 1] += 1;
         }
-        for c in 0..x.width {
+        for c in 0..width {
             colptr[c + 1] += colptr[c];
         }
         next.clear();
-        next.extend_from_slice(&colptr[..x.width]);
+        next.extend_from_slice(&colptr[..width]);
         // Locals, so the compiler knows the three arrays do not overlap.
         let next = &mut next[..];
         self.row_idx.resize(nnz, 0);
         self.vals.resize(nnz, 0);
         let (row_idx, vals_out) = (&mut self.row_idx[..], &mut self.vals[..]);
-        for k in 0..rows.len() {
+        for k in 0..b.nrows() {
             let (cols, vals) = b.row(k);
             for (&c, &v) in cols.iter().zip(vals) {
                 let slot = &mut next[usize::from(c)];
                 let at = *slot as usize;
-                // `k < MAX_BATCH_ROWS` was checked above, so it fits in a u16.
+                // `gather_rows` checked that rows fit in a u16 and non-zeros in a u32.
                 row_idx[at] = k as u16;
                 vals_out[at] = v;
                 *slot += 1;
             }
         }
-        Ok(())
     }
 
     /// Number of rows in the batch.
@@ -264,7 +285,7 @@ impl SparseBatch {
 
     /// Number of stored non-zeros.
     pub fn nnz(&self) -> usize {
-        self.vals.len()
+        self.rows.nnz()
     }
 
     /// `out = x W + b` from the non-zeros.
@@ -277,7 +298,22 @@ impl SparseBatch {
         b: ArrayView1<'_, F>,
         out: &mut Array2<F>,
     ) -> Result<()> {
-        sparse_affine_forward(&self.rows, 0..self.nrows(), w, b, out)
+        sparse_affine_forward(&self.rows, 0..self.nrows(), w, b, out.view_mut())
+    }
+
+    /// `out = x[rows] W + b` for the batch's rows `rows` only: callers split a
+    /// batch's forward pass between threads with it.
+    ///
+    /// # Shapes
+    /// `W: (width, n)`, `b: (n)`, `out: (rows.len(), n)`.
+    pub fn affine_forward_rows<F: Float>(
+        &self,
+        rows: Range<usize>,
+        w: ArrayView2<'_, F>,
+        b: ArrayView1<'_, F>,
+        out: ArrayViewMut2<'_, F>,
+    ) -> Result<()> {
+        sparse_affine_forward(&self.rows, rows, w, b, out)
     }
 
     /// `dW = xᵀ dout` from the non-zeros, and `db` = column sums of `dout`.
@@ -290,23 +326,61 @@ impl SparseBatch {
         dw: &mut Array2<F>,
         db: &mut Array1<F>,
     ) -> Result<()> {
-        let (rows, width) = (self.nrows(), self.rows.width);
-        check_same_shape("sparse Affine backward (dout)", &[rows, db.len()], &dout)?;
         check_same_shape(
-            "sparse Affine backward (dW)",
-            &[width, db.len()],
-            &dw.view(),
+            "sparse Affine backward (dout)",
+            &[self.nrows(), db.len()],
+            &dout,
         )?;
+        self.affine_backward_cols(dout, 0..self.rows.width, dw.view_mut())?;
+        db.assign(&dout.sum_axis(Axis(0)));
+        Ok(())
+    }
+
+    /// The rows `cols` of `dW = xᵀ dout` (one per input column): callers split
+    /// a batch's `dW` between threads with it, e.g. at [`split_columns`](Self::split_columns).
+    ///
+    /// # Shapes
+    /// `dout: (rows, n)`, `dW: (cols.len(), n)`.
+    pub fn affine_backward_cols<F: Float>(
+        &self,
+        dout: ArrayView2<'_, F>,
+        cols: Range<usize>,
+        mut dw: ArrayViewMut2<'_, F>,
+    ) -> Result<()> {
+        let (rows, width, n) = (self.nrows(), self.rows.width, dout.ncols());
+        if cols.end > width || cols.start > cols.end {
+            return Err(LayerError::Core(CoreError::InvalidArgument {
+                op: "sparse Affine backward".into(),
+                why: format!("columns {cols:?} out of range for width {width}"),
+            }));
+        }
+        check_same_shape("sparse Affine backward (dout)", &[rows, n], &dout)?;
+        check_same_shape("sparse Affine backward (dW)", &[cols.len(), n], &dw.view())?;
+        if self.vals.len() != self.rows.nnz() {
+            return Err(LayerError::Config(
+                "sparse Affine backward: the batch has no column index (call index_columns)".into(),
+            ));
+        }
         let dout = dout.as_standard_layout();
         let scale = F::of(self.rows.scale);
         let csc = simd::Csc {
-            colptr: &self.colptr,
+            colptr: &self.colptr[cols.start..=cols.end],
             row_idx: &self.row_idx,
             vals: &self.vals,
+            width: n,
         };
-        simd::backward(&csc, scale, slice(&dout)?, contiguous_mut(dw)?);
-        db.assign(&dout.sum_axis(Axis(0)));
+        simd::backward(&csc, scale, slice(&dout)?, contiguous_mut(&mut dw)?);
         Ok(())
+    }
+
+    /// The first column `c` such that columns `..c` hold at least `num / den`
+    /// of the batch's non-zeros: where to cut the columns so that threads
+    /// calling [`affine_backward_cols`](Self::affine_backward_cols) get equal work.
+    pub fn split_columns(&self, num: usize, den: usize) -> usize {
+        let target = (self.nnz() * num).div_ceil(den.max(1));
+        self.colptr
+            .partition_point(|&end| (end as usize) < target)
+            .min(self.rows.width)
     }
 }
 
@@ -319,7 +393,7 @@ pub fn sparse_affine_forward<F: Float>(
     rows: Range<usize>,
     w: ArrayView2<'_, F>,
     b: ArrayView1<'_, F>,
-    out: &mut Array2<F>,
+    mut out: ArrayViewMut2<'_, F>,
 ) -> Result<()> {
     if rows.end > x.nrows() || rows.start > rows.end {
         return Err(LayerError::Core(CoreError::InvalidArgument {
@@ -343,11 +417,17 @@ pub fn sparse_affine_forward<F: Float>(
         cols: &x.cols,
         vals: &x.vals,
     };
-    simd::forward(&csr, F::of(x.scale), slice(&w)?, b, contiguous_mut(out)?);
+    simd::forward(
+        &csr,
+        F::of(x.scale),
+        slice(&w)?,
+        b,
+        contiguous_mut(&mut out)?,
+    );
     Ok(())
 }
 
-fn contiguous_mut<F>(a: &mut Array2<F>) -> Result<&mut [F]> {
+fn contiguous_mut<'a, F>(a: &'a mut ArrayViewMut2<'_, F>) -> Result<&'a mut [F]> {
     a.as_slice_mut()
         .ok_or_else(|| LayerError::Config("sparse Affine: output arrays must be contiguous".into()))
 }
@@ -383,7 +463,7 @@ pub fn sparse_predict<F: Float>(
 ) -> Result<Array2<F>> {
     let first = &net.affines()[0];
     let mut h1 = Array2::zeros((rows.len(), first.output_size()));
-    sparse_affine_forward(x, rows, first.w.view(), first.b.view(), &mut h1)?;
+    sparse_affine_forward(x, rows, first.w.view(), first.b.view(), h1.view_mut())?;
     net.predict_after_first(h1)
 }
 
@@ -412,17 +492,7 @@ pub fn sparse_accuracy<F: Float, L: Copy + Into<usize> + Sync>(
             op: "sparse_accuracy".into(),
         }));
     }
-    let count = |range: Range<usize>| -> Result<usize> {
-        let mut correct = 0;
-        for start in range.clone().step_by(EVAL_CHUNK) {
-            let end = (start + EVAL_CHUNK).min(range.end);
-            let scores = sparse_predict(net, x, start..end)?;
-            for (row, label) in scores.rows().into_iter().zip(&labels[start..end]) {
-                correct += usize::from(argmax(row) == (*label).into());
-            }
-        }
-        Ok(correct)
-    };
+    let count = |range: Range<usize>| sparse_correct(net, x, labels, range);
     let threads = threads.clamp(1, n.div_ceil(EVAL_CHUNK));
     // Whole chunks per thread, so every chunk but the last is full.
     let per = n.div_ceil(EVAL_CHUNK).div_ceil(threads) * EVAL_CHUNK;
@@ -441,6 +511,36 @@ pub fn sparse_accuracy<F: Float, L: Copy + Into<usize> + Sync>(
     Ok(correct as f64 / n as f64)
 }
 
+/// How many of the rows `rows` of `x` are predicted as `labels[row]`, in chunks
+/// of [`EVAL_CHUNK`] rows on the calling thread: the piece of
+/// [`sparse_accuracy`] a caller can hand to a thread of its own.
+pub fn sparse_correct<F: Float, L: Copy + Into<usize>>(
+    net: &MultiLayerNet<F>,
+    x: &SparseRows,
+    labels: &[L],
+    rows: Range<usize>,
+) -> Result<usize> {
+    if rows.end > labels.len().min(x.nrows()) || rows.start > rows.end {
+        return Err(LayerError::Core(CoreError::InvalidArgument {
+            op: "sparse_correct".into(),
+            why: format!(
+                "rows {rows:?} out of range for {} rows and {} labels",
+                x.nrows(),
+                labels.len()
+            ),
+        }));
+    }
+    let mut correct = 0;
+    for start in rows.clone().step_by(EVAL_CHUNK) {
+        let end = (start + EVAL_CHUNK).min(rows.end);
+        let scores = sparse_predict(net, x, start..end)?;
+        for (row, label) in scores.rows().into_iter().zip(&labels[start..end]) {
+            correct += usize::from(argmax(row) == (*label).into());
+        }
+    }
+    Ok(correct)
+}
+
 /// The inner loops, compiled per instruction set and dispatched at run time.
 mod simd {
     use bp_core::Float;
@@ -457,6 +557,8 @@ mod simd {
         pub colptr: &'a [u32],
         pub row_idx: &'a [u16],
         pub vals: &'a [u8],
+        /// Length of a row of `dout` and `dw`.
+        pub width: usize,
     }
 
     /// `out[k] = b + Σ scale·v · w[c]` over row `k`'s entries, summed in registers.
@@ -492,6 +594,9 @@ mod simd {
     #[inline(always)]
     fn forward_any<F: Float>(x: &Csr<'_>, scale: F, w: &[F], b: &[F], out: &mut [F]) {
         let n = b.len();
+        if n == 0 {
+            return;
+        }
         for (k, o) in out.chunks_exact_mut(n).enumerate() {
             o.copy_from_slice(b);
             let entries = x.indptr[k]..x.indptr[k + 1];
@@ -528,7 +633,10 @@ mod simd {
     /// The same for any width, summing in `dw` instead of registers.
     #[inline(always)]
     fn backward_any<F: Float>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
-        let n = dw.len() / (x.colptr.len() - 1).max(1);
+        let n = x.width;
+        if n == 0 {
+            return;
+        }
         for (c, dw_row) in dw.chunks_exact_mut(n).enumerate() {
             dw_row.fill(F::zero());
             let entries = x.colptr[c] as usize..x.colptr[c + 1] as usize;
@@ -566,8 +674,7 @@ mod simd {
 
     #[inline(always)]
     fn backward_impl<F: Float>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
-        let n = dw.len() / (x.colptr.len() - 1).max(1);
-        by_width!(n, backward_fixed, backward_any, (x, scale, dout, dw))
+        by_width!(x.width, backward_fixed, backward_any, (x, scale, dout, dw))
     }
 
     /// The best instruction set this CPU has (AVX-512, AVX2+FMA or the

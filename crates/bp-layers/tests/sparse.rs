@@ -222,3 +222,112 @@ fn count_nonzero_counts_long_runs() {
     let expected = x.iter().filter(|&&v| v != 0).count();
     assert_eq!(count_nonzero(x.as_slice().unwrap()), expected);
 }
+
+#[test]
+fn row_and_column_pieces_add_up_to_the_whole_products() {
+    use ndarray::{s, Axis};
+    for (zeros, rows, width, n) in [(0.8, 100, 784, 50), (0.5, 7, 33, 5), (1.0, 4, 9, 3)] {
+        let x = sparse_u8(6, rows, width, zeros);
+        let s = SparseRows::from_u8(x.view(), 1.0 / 255.0).unwrap();
+        let mut r = rng(7);
+        let w = common::uniform(&mut r, width, n, -1.0, 1.0);
+        let b = Array1::from_iter(common::uniform(&mut r, 1, n, -1.0, 1.0));
+        let dout = common::uniform(&mut r, rows, n, -1.0, 1.0);
+        let all: Vec<usize> = (0..rows).collect();
+        let batch = SparseBatch::from_rows(&s, &all).unwrap();
+        let mut whole = Array2::zeros((rows, n));
+        batch
+            .affine_forward(w.view(), b.view(), &mut whole)
+            .unwrap();
+        let (mut dw, mut db) = (Array2::zeros((width, n)), Array1::zeros(n));
+        batch
+            .affine_backward(dout.view(), &mut dw, &mut db)
+            .unwrap();
+
+        // Two pieces of rows give exactly the whole forward pass.
+        let mid = rows / 2;
+        let mut pieces = Array2::from_elem((rows, n), 9.0);
+        let (top, bottom) = pieces.view_mut().split_at(Axis(0), mid);
+        batch
+            .affine_forward_rows(0..mid, w.view(), b.view(), top)
+            .unwrap();
+        batch
+            .affine_forward_rows(mid..rows, w.view(), b.view(), bottom)
+            .unwrap();
+        assert_eq!(pieces, whole);
+
+        // The cut splits the non-zeros in half; two pieces of dW give the whole.
+        let cut = batch.split_columns(1, 2);
+        assert!(cut <= width);
+        let before = x.slice(s![.., ..cut]).iter().filter(|&&v| v != 0).count();
+        assert!(2 * before >= batch.nnz(), "{before} of {}", batch.nnz());
+        let mut pieces = Array2::from_elem((width, n), 9.0);
+        let (left, right) = pieces.view_mut().split_at(Axis(0), cut);
+        batch
+            .affine_backward_cols(dout.view(), 0..cut, left)
+            .unwrap();
+        batch
+            .affine_backward_cols(dout.view(), cut..width, right)
+            .unwrap();
+        assert_eq!(pieces, dw);
+
+        // Out-of-range pieces are errors.
+        let out = Array2::zeros((1, n));
+        assert!(batch
+            .affine_forward_rows(rows..rows + 1, w.view(), b.view(), out.clone().view_mut())
+            .is_err());
+        assert!(batch
+            .affine_backward_cols(
+                dout.view(),
+                0..width + 1,
+                Array2::zeros((width + 1, n)).view_mut()
+            )
+            .is_err());
+        assert!(batch
+            .affine_backward_cols(dout.view(), 0..1, Array2::zeros((2, n)).view_mut())
+            .is_err());
+    }
+}
+
+#[test]
+fn a_batch_gathered_in_two_halves_is_the_same_batch() {
+    let x = sparse_u8(8, 40, 50, 0.7);
+    let s = SparseRows::from_u8(x.view(), 1.0 / 255.0).unwrap();
+    let pick = [3, 39, 0, 3, 17];
+    let whole = SparseBatch::from_rows(&s, &pick).unwrap();
+    let mut r = rng(9);
+    let dout = common::uniform(&mut r, pick.len(), 6, -1.0, 1.0);
+    let mut halves = SparseBatch::new();
+    halves.gather_rows(&s, &pick).unwrap();
+    assert_eq!(halves.nnz(), whole.nnz());
+    // Without the column index the backward pass refuses to run.
+    let err = halves
+        .affine_backward_cols(dout.view(), 0..50, Array2::zeros((50, 6)).view_mut())
+        .unwrap_err();
+    assert!(err.to_string().contains("index_columns"), "{err}");
+    halves.index_columns();
+    let (mut a, mut b) = (Array2::zeros((50, 6)), Array2::zeros((50, 6)));
+    let mut db = Array1::zeros(6);
+    whole.affine_backward(dout.view(), &mut a, &mut db).unwrap();
+    halves
+        .affine_backward(dout.view(), &mut b, &mut db)
+        .unwrap();
+    assert_eq!(a, b);
+    assert!(halves.gather_rows(&s, &[40]).is_err());
+}
+
+#[test]
+fn correct_counts_of_pieces_add_up_to_the_accuracy() {
+    use bp_layers::sparse::sparse_correct;
+    let x = sparse_u8(10, 2100, 20, 0.6);
+    let s = SparseRows::from_u8(x.view(), 1.0 / 255.0).unwrap();
+    let labels: Vec<u8> = (0..2100).map(|i| (i % 3) as u8).collect();
+    let net = MultiLayerNet::<f64>::new(20, &[8], 3, Activation::Relu, 0.5, &mut rng(11)).unwrap();
+    let acc = sparse_accuracy(&net, &s, &labels, 1).unwrap();
+    let a = sparse_correct(&net, &s, &labels, 0..1500).unwrap();
+    let b = sparse_correct(&net, &s, &labels, 1500..2100).unwrap();
+    assert_eq!((a + b) as f64 / 2100.0, acc);
+    assert!(acc > 0.0 && acc < 1.0);
+    assert!(sparse_correct(&net, &s, &labels, 2000..2101).is_err());
+    assert!(sparse_correct(&net, &s, &labels[..10], 0..11).is_err());
+}

@@ -178,6 +178,25 @@ impl Inputs {
         Ok(())
     }
 
+    /// The first part of [`gather`](Self::gather), the one that reads the
+    /// training set: sparse batches then need [`Batch::index_columns`].
+    pub fn gather_rows<F: Float>(
+        &self,
+        train: &SplitView<'_>,
+        indices: &[usize],
+        batch: &mut Batch<F>,
+    ) -> Result<()> {
+        match (self, batch) {
+            (Inputs::Sparse { train: rows, .. }, Batch::Sparse { rows: b, labels }) => {
+                b.gather_rows(rows, indices)?;
+                labels.clear();
+                labels.extend(indices.iter().map(|&i| usize::from(train.labels[i])));
+                Ok(())
+            }
+            (_, batch) => self.gather(train, indices, batch),
+        }
+    }
+
     /// Accuracy on the whole training set and on the whole test set.
     pub fn evaluate<F: Float>(
         &self,
@@ -199,6 +218,14 @@ impl Inputs {
 }
 
 impl<F: Float> Batch<F> {
+    /// Finishes a batch begun by [`Inputs::gather_rows`] (nothing to do for
+    /// dense batches).
+    pub fn index_columns(&mut self) {
+        if let Batch::Sparse { rows, .. } = self {
+            rows.index_columns();
+        }
+    }
+
     /// Loss and gradients of `net` on this batch (gradients left in the layers).
     pub fn backprop(&self, net: &mut MultiLayerNet<F>) -> Result<F> {
         Ok(match self {

@@ -198,6 +198,85 @@ fn threads_do_not_change_results() {
 }
 
 #[test]
+fn split_steps_give_the_same_numbers_bit_for_bit() {
+    use bp_train::{InputPath, Sampling};
+    let (mut tr, mut te) = train_test(2500);
+    for set in [&mut tr, &mut te] {
+        set.images.mapv_inplace(|v| if v < 150 { 0 } else { v });
+    }
+    let d = data(&tr, &te);
+    for sampling in [Sampling::WithReplacement, Sampling::ShuffledEpochs] {
+        // Runs ending before, on and after an evaluation (every 25 iterations
+        // here), and batches of odd sizes (uneven halves).
+        for (iters, batch_size) in [(1, 100), (2, 7), (25, 100), (26, 33), (51, 100)] {
+            let config = TrainConfig {
+                iters,
+                batch_size,
+                sampling,
+                ..small_config()
+            };
+            let run = |split: bool| {
+                Trainer::<f32>::with_input_path(&config, d, InputPath::Sparse)
+                    .unwrap()
+                    .with_split_steps(split)
+                    .run(&mut ())
+                    .unwrap()
+            };
+            let (plain, split) = (run(false), run(true));
+            let what = format!("{sampling}, {iters} iterations of {batch_size}");
+            assert_eq!(plain.history.loss, split.history.loss, "{what}");
+            assert_eq!(
+                plain.history.evaluations, split.history.evaluations,
+                "{what}"
+            );
+            assert_eq!(plain.history.final_eval, split.history.final_eval, "{what}");
+            for (a, b) in plain.net.params().iter().zip(split.net.params()) {
+                assert_eq!(a.value, b.value, "{what}: {}", a.name);
+            }
+            assert_eq!(split.history.loss.len(), iters);
+        }
+    }
+    // Dense inputs ignore the option.
+    let config = TrainConfig {
+        iters: 5,
+        ..small_config()
+    };
+    let run = |split: bool| {
+        Trainer::<f32>::with_input_path(&config, d, InputPath::Dense)
+            .unwrap()
+            .with_split_steps(split)
+            .run(&mut ())
+            .unwrap()
+            .history
+            .loss
+    };
+    assert_eq!(run(false), run(true));
+}
+
+#[test]
+fn split_steps_stop_on_divergence_with_the_iteration_named() {
+    use bp_train::InputPath;
+    let (tr, te) = train_test(600);
+    let config = TrainConfig {
+        lr: 1e30,
+        ..small_config()
+    };
+    let mut recorder = Recorder::default();
+    let err = Trainer::<f32>::with_input_path(&config, data(&tr, &te), InputPath::Sparse)
+        .unwrap()
+        .with_split_steps(true)
+        .run(&mut recorder)
+        .map(|_| ())
+        .unwrap_err();
+    let TrainError::Diverged { iter, .. } = err else {
+        panic!("expected divergence, got {err}");
+    };
+    assert!(iter < 10, "diverged only at {iter}");
+    // Every iteration before the failing one was reported.
+    assert_eq!(recorder.iterations.len(), iter);
+}
+
+#[test]
 fn a_huge_learning_rate_diverges_with_the_iteration_named() {
     let (tr, te) = train_test(600);
     let config = TrainConfig {

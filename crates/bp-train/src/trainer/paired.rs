@@ -1,0 +1,471 @@
+//! The sparse path's training loop on two threads, the caller's (main) and a
+//! helper ([`Trainer::run`] uses it on two or more cores).
+//!
+//! Each step is four phases, and both threads meet at a barrier after each:
+//! 1. `h1 = x W1 + b1`: main the first half of the batch's rows, the helper
+//!    the second half;
+//! 2. main: the rest of the net, the loss and the backward pass down to `dh1`;
+//!    the helper: draws and gathers the next minibatch;
+//! 3. `dW1 = xᵀ dh1`: main the columns holding the first half of the batch's
+//!    non-zeros, the helper the rest;
+//! 4. main: the update and the divergence checks (the helper waits).
+//!
+//! Evaluations split each set in two halves the same way, after phase 4.
+//! Rows and columns are split, sums are not: every number is computed exactly
+//! as on one thread, so a run gives the same results bit for bit.
+//!
+//! The steps are short (tens of microseconds), so the threads wait for each
+//! other by spinning, and yield only after a while. Whatever both threads use
+//! sits behind a lock that the barriers keep uncontended.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use bp_core::{Float, Targets};
+use bp_layers::sparse::{sparse_correct, SparseRows, EVAL_CHUNK};
+use bp_layers::MultiLayerNet;
+use ndarray::{s, Array2, Axis};
+use rand_chacha::ChaCha8Rng;
+
+use super::{apply_update, Evaluation, History, Observer, Plan, Trainer};
+use crate::data::{SplitView, TrainData};
+use crate::error::{Result, TrainError};
+use crate::input::{Batch, Inputs};
+use crate::loader::Sampler;
+
+/// Spins before a waiting thread starts yielding its core (about 50 µs):
+/// longer than any phase of a step, shorter than a scheduler's time slice.
+const SPINS_BEFORE_YIELD: u32 = 1 << 14;
+
+/// The barrier main and the helper meet at, with a way to give up: either
+/// thread sets `abort` when it stops early (an error or a panic), so the other
+/// stops waiting.
+struct Barrier {
+    /// How many times each thread has arrived, on separate cache lines.
+    arrived: [Padded; 2],
+    abort: AtomicBool,
+}
+
+#[repr(align(128))]
+struct Padded(AtomicU64);
+
+/// The other thread stopped early.
+struct Aborted;
+
+impl Barrier {
+    fn new() -> Self {
+        Self {
+            arrived: [Padded(AtomicU64::new(0)), Padded(AtomicU64::new(0))],
+            abort: AtomicBool::new(false),
+        }
+    }
+
+    /// Thread `me` (0 or 1) arrives for the `count`-th time; returns when the
+    /// other one has arrived as often, or `Aborted` if it stopped instead.
+    fn wait(&self, me: usize, count: &mut u64) -> std::result::Result<(), Aborted> {
+        *count += 1;
+        self.arrived[me].0.store(*count, Ordering::Release);
+        let other = &self.arrived[1 - me].0;
+        let mut spins = 0u32;
+        loop {
+            if other.load(Ordering::Acquire) >= *count {
+                return Ok(());
+            }
+            if self.abort.load(Ordering::Acquire) {
+                // The other thread may have arrived just before it stopped.
+                return if other.load(Ordering::Acquire) >= *count {
+                    Ok(())
+                } else {
+                    Err(Aborted)
+                };
+            }
+            if spins < SPINS_BEFORE_YIELD {
+                spins += 1;
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// Sets the barrier's `abort` when dropped: when its thread's loop ends, by
+/// returning or by a panic, the other thread does not wait for it forever.
+struct AbortOnDrop<'b>(&'b Barrier);
+
+impl Drop for AbortOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.abort.store(true, Ordering::Release);
+    }
+}
+
+/// What both threads use, each behind a lock.
+struct Shared<'n, F> {
+    net: RwLock<&'n mut MultiLayerNet<F>>,
+    /// The current minibatch and the next, alternating (step `t` trains on
+    /// `batches[t % 2]`).
+    batches: [RwLock<Batch<F>>; 2],
+    /// The helper's half of `h1` (phase 1).
+    h1_half: Mutex<Array2<F>>,
+    /// `dh1`, from main (phase 2).
+    dh1: RwLock<Array2<F>>,
+    /// The helper's rows of `dW1` (phase 3), at the top of a full-size buffer.
+    dw_rows: Mutex<Array2<F>>,
+    /// The helper's correct counts on its halves of the training and test sets.
+    correct: Mutex<[usize; 2]>,
+    /// An error the helper stopped on.
+    error: Mutex<Option<TrainError>>,
+    barrier: Barrier,
+}
+
+/// What drawing the next minibatch needs, borrowed apart from the net.
+struct Draw<'t, 'a> {
+    sampler: &'t mut Sampler,
+    rng: &'t mut ChaCha8Rng,
+    indices: &'t mut Vec<usize>,
+    inputs: &'t Inputs,
+    train: &'t SplitView<'a>,
+    batch_size: usize,
+}
+
+impl Draw<'_, '_> {
+    /// Draws the next minibatch and begins it: [`Inputs::gather_rows`].
+    fn rows<F: Float>(&mut self, batch: &mut Batch<F>) -> Result<()> {
+        self.sampler
+            .next(self.rng, self.train.len(), self.batch_size, self.indices);
+        self.inputs.gather_rows(self.train, self.indices, batch)
+    }
+
+    /// Fills `batch` with the next minibatch, as [`Trainer::step`] would draw it.
+    fn fill<F: Float>(&mut self, batch: &mut Batch<F>) -> Result<()> {
+        self.sampler
+            .next(self.rng, self.train.len(), self.batch_size, self.indices);
+        self.inputs.gather(self.train, self.indices, batch)
+    }
+}
+
+/// The sparse sets and the schedule, the same for both threads.
+struct Setup<'s, 'a> {
+    train: &'s SparseRows,
+    test: &'s SparseRows,
+    data: TrainData<'a>,
+    start: usize,
+    iters: usize,
+    eval_every: usize,
+}
+
+impl Setup<'_, '_> {
+    /// Rows of each set (training, test) that thread `me` evaluates.
+    fn eval_rows(&self, me: usize) -> [std::ops::Range<usize>; 2] {
+        [self.train.nrows(), self.test.nrows()].map(|n| {
+            // Whole chunks for main, so every chunk but the last is full.
+            let mid = (n / 2).next_multiple_of(EVAL_CHUNK).min(n);
+            if me == 0 {
+                0..mid
+            } else {
+                mid..n
+            }
+        })
+    }
+
+    /// Thread `me`'s correct counts on its halves of the training and test sets.
+    fn count_correct<F: Float>(&self, net: &MultiLayerNet<F>, me: usize) -> Result<[usize; 2]> {
+        let [train_rows, test_rows] = self.eval_rows(me);
+        Ok([
+            sparse_correct(net, self.train, self.data.train.labels, train_rows)?,
+            sparse_correct(net, self.test, self.data.test.labels, test_rows)?,
+        ])
+    }
+}
+
+fn sparse<F>(batch: &Batch<F>) -> Result<(&bp_layers::sparse::SparseBatch, &[usize])> {
+    match batch {
+        Batch::Sparse { rows, labels } => Ok((rows, labels)),
+        Batch::Dense(_) => Err(TrainError::data("the two-thread loop needs sparse batches")),
+    }
+}
+
+fn poisoned<T>(_: T) -> TrainError {
+    TrainError::data("a training thread panicked")
+}
+
+impl<'a, F: Float> Trainer<'a, F> {
+    /// Whether [`run`](Trainer::run) can use [`run_paired`](Self::run_paired).
+    pub(super) fn can_pair(&self) -> bool {
+        matches!(self.inputs, Inputs::Sparse { .. })
+    }
+
+    /// The loop of [`run`](Trainer::run) on two threads: trains to
+    /// `plan.iters`, evaluating on schedule, and returns the time spent
+    /// training and evaluating.
+    pub(super) fn run_paired(
+        &mut self,
+        plan: &Plan,
+        history: &mut History,
+        observer: &mut dyn Observer,
+    ) -> Result<(Duration, Duration)> {
+        let (mut train_time, mut eval_time) = (Duration::ZERO, Duration::ZERO);
+        let Inputs::Sparse { train, test } = &self.inputs else {
+            return Err(TrainError::data("the two-thread loop needs sparse inputs"));
+        };
+        let (train, test) = (train.clone(), test.clone());
+        if self.iter >= plan.iters {
+            return Ok((train_time, eval_time));
+        }
+        let setup = Setup {
+            train: &train,
+            test: &test,
+            data: self.data,
+            start: self.iter,
+            iters: plan.iters,
+            eval_every: plan.eval_every,
+        };
+        let first = &self.net.affines()[0];
+        let (width, hidden, n) = (
+            first.input_size(),
+            first.output_size(),
+            self.config.batch_size,
+        );
+        let mut batch = self.batch.take().unwrap_or_else(|| self.inputs.new_batch());
+        let Self {
+            net,
+            optimizer,
+            sampler,
+            rng,
+            indices,
+            inputs,
+            data,
+            config,
+            iter,
+            ..
+        } = self;
+        let mut draw = Draw {
+            sampler,
+            rng,
+            indices,
+            inputs,
+            train: &data.train,
+            batch_size: config.batch_size,
+        };
+        draw.fill(&mut batch)?;
+        let shared = Shared {
+            net: RwLock::new(net),
+            batches: [RwLock::new(batch), RwLock::new(inputs.new_batch())],
+            h1_half: Mutex::new(Array2::zeros((n - n / 2, hidden))),
+            dh1: RwLock::new(Array2::zeros((0, 0))),
+            dw_rows: Mutex::new(Array2::zeros((width, hidden))),
+            correct: Mutex::new([0; 2]),
+            error: Mutex::new(None),
+            barrier: Barrier::new(),
+        };
+        let result = std::thread::scope(|scope| {
+            let helper = std::thread::Builder::new()
+                .name("bp-train-helper".into())
+                .spawn_scoped(scope, || helper(&shared, &setup, draw))
+                .map_err(|e| TrainError::data(format!("cannot start a training thread: {e}")))?;
+            let result = main(
+                &shared,
+                &setup,
+                &mut **optimizer,
+                iter,
+                history,
+                observer,
+                (&mut train_time, &mut eval_time),
+            );
+            let helper = helper.join().map_err(poisoned);
+            // The helper's own error explains why main stopped, if it did.
+            match (result, helper) {
+                (Ok(()), Ok(())) => Ok(()),
+                (_, Err(e)) => Err(e),
+                (Err(e), Ok(())) => Err(shared.error.lock().map_err(poisoned)?.take().unwrap_or(e)),
+            }
+        });
+        // Kept for `step` to reuse.
+        let [batch, _] = shared.batches;
+        self.batch = batch.into_inner().ok();
+        result.map(|()| (train_time, eval_time))
+    }
+}
+
+/// Main's side of the loop (thread 0).
+fn main<F: Float>(
+    shared: &Shared<'_, F>,
+    setup: &Setup<'_, '_>,
+    optimizer: &mut dyn super::Optimizer<F>,
+    iter: &mut usize,
+    history: &mut History,
+    observer: &mut dyn Observer,
+    (train_time, eval_time): (&mut Duration, &mut Duration),
+) -> Result<()> {
+    let _abort = AbortOnDrop(&shared.barrier);
+    let mut count = 0;
+    let mut wait = || {
+        shared
+            .barrier
+            .wait(0, &mut count)
+            .map_err(|Aborted| TrainError::data("the helper training thread stopped early"))
+    };
+    while *iter < setup.iters {
+        let t0 = Instant::now();
+        let cur = &shared.batches[(*iter - setup.start) % 2];
+        // Phase 1: the first half of h1.
+        let (mut h1, cut, width) = {
+            let net = shared.net.read().map_err(poisoned)?;
+            let batch = cur.read().map_err(poisoned)?;
+            let (x, _) = sparse(&batch)?;
+            let first = &net.affines()[0];
+            let (n, mid) = (x.nrows(), x.nrows() / 2);
+            let mut h1 = Array2::zeros((n, first.output_size()));
+            x.affine_forward_rows(
+                0..mid,
+                first.w.view(),
+                first.b.view(),
+                h1.slice_mut(s![..mid, ..]),
+            )?;
+            let width = first.dw.nrows();
+            (h1, x.split_columns(1, 2).min(width), width)
+        };
+        wait()?;
+        // Phase 2: the rest of the net, down to dh1.
+        let loss = {
+            let mut net = shared.net.write().map_err(poisoned)?;
+            let batch = cur.read().map_err(poisoned)?;
+            let (_, labels) = sparse(&batch)?;
+            let mid = h1.nrows() / 2;
+            h1.slice_mut(s![mid.., ..])
+                .assign(&*shared.h1_half.lock().map_err(poisoned)?);
+            let loss = net.loss_after_first(h1, Targets::Labels(labels))?;
+            *shared.dh1.write().map_err(poisoned)? = net.backward_to_first()?;
+            loss
+        };
+        wait()?;
+        // Phase 3: the first columns' rows of dW1.
+        {
+            let mut net = shared.net.write().map_err(poisoned)?;
+            let batch = cur.read().map_err(poisoned)?;
+            let (x, _) = sparse(&batch)?;
+            let dh1 = shared.dh1.read().map_err(poisoned)?;
+            let first = &mut net.affines_mut()[0];
+            x.affine_backward_cols(dh1.view(), 0..cut, first.dw.slice_mut(s![..cut, ..]))?;
+            first.db.assign(&dh1.sum_axis(Axis(0)));
+        }
+        wait()?;
+        // Phase 4: the helper's rows of dW1, then the update.
+        {
+            let mut net = shared.net.write().map_err(poisoned)?;
+            let first = &mut net.affines_mut()[0];
+            first.dw.slice_mut(s![cut.., ..]).assign(
+                &shared
+                    .dw_rows
+                    .lock()
+                    .map_err(poisoned)?
+                    .slice(s![..width - cut, ..]),
+            );
+            apply_update(&mut net, optimizer, *iter, loss)?;
+        }
+        let done = *iter;
+        *iter += 1;
+        *train_time += t0.elapsed();
+        let loss = loss.to_f64_exact();
+        history.loss.push(loss);
+        observer.on_iteration(done, loss);
+        wait()?;
+        if done % setup.eval_every == 0 {
+            let t1 = Instant::now();
+            let mine = setup.count_correct(&**shared.net.read().map_err(poisoned)?, 0)?;
+            wait()?;
+            let theirs = *shared.correct.lock().map_err(poisoned)?;
+            let acc = |k: usize, n: usize| (mine[k] + theirs[k]) as f64 / n.max(1) as f64;
+            let eval = Evaluation {
+                iter: done,
+                epoch: done / setup.eval_every,
+                train_acc: acc(0, setup.train.nrows()),
+                test_acc: acc(1, setup.test.nrows()),
+            };
+            *eval_time += t1.elapsed();
+            history.evaluations.push(eval);
+            observer.on_evaluation(&eval);
+        }
+    }
+    Ok(())
+}
+
+/// The helper's side of the loop (thread 1). It stops quietly when main
+/// does; its own errors are left in `shared.error`.
+fn helper<F: Float>(shared: &Shared<'_, F>, setup: &Setup<'_, '_>, mut draw: Draw<'_, '_>) {
+    let _abort = AbortOnDrop(&shared.barrier);
+    let result = (|| -> Result<()> {
+        let mut count = 0;
+        for iter in setup.start..setup.iters {
+            let (cur, next) = {
+                let t = (iter - setup.start) % 2;
+                (&shared.batches[t], &shared.batches[1 - t])
+            };
+            // Phase 1: the second half of h1.
+            let cut = {
+                let net = shared.net.read().map_err(poisoned)?;
+                let batch = cur.read().map_err(poisoned)?;
+                let (x, _) = sparse(&batch)?;
+                let first = &net.affines()[0];
+                let (n, mid) = (x.nrows(), x.nrows() / 2);
+                let mut half = shared.h1_half.lock().map_err(poisoned)?;
+                x.affine_forward_rows(mid..n, first.w.view(), first.b.view(), half.view_mut())?;
+                x.split_columns(1, 2).min(first.dw.nrows())
+            };
+            if shared.barrier.wait(1, &mut count).is_err() {
+                return Ok(());
+            }
+            // Phase 2: finishes the next minibatch (begun in the last phase 4,
+            // except before the first step).
+            if iter + 1 < setup.iters {
+                let mut next = next.write().map_err(poisoned)?;
+                if iter == setup.start {
+                    draw.rows(&mut next)?;
+                }
+                next.index_columns();
+            }
+            if shared.barrier.wait(1, &mut count).is_err() {
+                return Ok(());
+            }
+            // Phase 3: the last columns' rows of dW1.
+            {
+                let batch = cur.read().map_err(poisoned)?;
+                let (x, _) = sparse(&batch)?;
+                let dh1 = shared.dh1.read().map_err(poisoned)?;
+                let mut rows = shared.dw_rows.lock().map_err(poisoned)?;
+                let width = rows.nrows();
+                x.affine_backward_cols(
+                    dh1.view(),
+                    cut..width,
+                    rows.slice_mut(s![..width - cut, ..]),
+                )?;
+            }
+            if shared.barrier.wait(1, &mut count).is_err() {
+                return Ok(());
+            }
+            // Phase 4, main's update: begins the minibatch after next, in the
+            // buffer this step is done with.
+            if iter + 2 < setup.iters {
+                draw.rows(&mut *cur.write().map_err(poisoned)?)?;
+            }
+            if shared.barrier.wait(1, &mut count).is_err() {
+                return Ok(());
+            }
+            if iter % setup.eval_every == 0 {
+                let net = shared.net.read().map_err(poisoned)?;
+                *shared.correct.lock().map_err(poisoned)? = setup.count_correct(&net, 1)?;
+                drop(net);
+                if shared.barrier.wait(1, &mut count).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        if let Ok(mut slot) = shared.error.lock() {
+            *slot = Some(e);
+        }
+    }
+}
