@@ -78,7 +78,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     // Best effort: the runs' outputs are only needed for the numbers above.
     let _ = std::fs::remove_dir_all(&out);
-    report(&runs, args.json);
+    let split_steps = args.train_args.iter().any(|a| a == "--split-steps");
+    report(&runs, args.json, split_steps);
     Ok(())
 }
 
@@ -131,7 +132,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn report(runs: &[Run], json: bool) {
+fn report(runs: &[Run], json: bool, split_steps: bool) {
     let med = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
     let r = runs[0];
     let (wall, load, train, eval) = (
@@ -169,8 +170,13 @@ fn report(runs: &[Run], json: bool) {
             train_gflop / train
         );
         println!(
-            "  eval           {eval:.3} s  ({} evaluations, beside training when 2+ cores; {:.1} GFLOP/s dense-equivalent of {eval_gflop:.0} GFLOP)",
+            "  eval           {eval:.3} s  ({} evaluations, {}; {:.1} GFLOP/s dense-equivalent of {eval_gflop:.0} GFLOP)",
             r.evaluations,
+            if split_steps {
+                "on both threads, pausing training"
+            } else {
+                "beside training when 2+ cores"
+            },
             eval_gflop / eval
         );
         println!("  peak memory    {peak:.0} MB");
