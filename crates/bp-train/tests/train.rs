@@ -236,6 +236,32 @@ fn split_steps_give_the_same_numbers_bit_for_bit() {
             assert_eq!(split.history.loss.len(), iters);
         }
     }
+    // Optimizers with state update on one thread, with the same numbers.
+    for optimizer in [
+        bp_train::OptimizerKind::Momentum { momentum: 0.9 },
+        bp_train::OptimizerKind::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+        },
+    ] {
+        let config = TrainConfig {
+            iters: 30,
+            optimizer,
+            lr: 0.01,
+            ..small_config()
+        };
+        let run = |split: bool| {
+            Trainer::<f32>::with_input_path(&config, d, InputPath::Sparse)
+                .unwrap()
+                .with_split_steps(split)
+                .run(&mut ())
+                .unwrap()
+                .history
+        };
+        let (plain, split) = (run(false), run(true));
+        assert_eq!(plain.loss, split.loss, "{optimizer:?}");
+        assert_eq!(plain.evaluations, split.evaluations, "{optimizer:?}");
+    }
     // Dense inputs ignore the option.
     let config = TrainConfig {
         iters: 5,
@@ -274,6 +300,29 @@ fn split_steps_stop_on_divergence_with_the_iteration_named() {
     assert!(iter < 10, "diverged only at {iter}");
     // Every iteration before the failing one was reported.
     assert_eq!(recorder.iterations.len(), iter);
+
+    // The same error as on one thread, whether the loss or a weight goes first
+    // (1e39 is infinite in f32: the first update makes W1 non-finite).
+    for lr in [1e30, 1e39] {
+        let config = TrainConfig {
+            lr,
+            ..config.clone()
+        };
+        let run = |split: bool| {
+            Trainer::<f32>::with_input_path(&config, data(&tr, &te), InputPath::Sparse)
+                .unwrap()
+                .with_split_steps(split)
+                .run(&mut ())
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        let (plain, split) = (run(false), run(true));
+        assert_eq!(plain, split, "lr {lr}");
+        if lr > 1e38 {
+            assert!(plain.contains("iteration 0: weight W1"), "{plain}");
+        }
+    }
 }
 
 #[test]

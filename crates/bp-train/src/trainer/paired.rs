@@ -24,11 +24,13 @@ use std::time::{Duration, Instant};
 
 use bp_core::{Float, Targets};
 use bp_layers::sparse::{sparse_correct, SparseRows, EVAL_CHUNK};
-use bp_layers::MultiLayerNet;
+use bp_layers::{MultiLayerNet, ParamMut};
 use ndarray::{s, Array2, Axis};
 use rand_chacha::ChaCha8Rng;
 
-use super::{apply_update, Evaluation, History, Observer, Plan, Trainer};
+use super::{
+    apply_update, check_finite, lane_sum, Check, Evaluation, History, Observer, Plan, Trainer,
+};
 use crate::data::{SplitView, TrainData};
 use crate::error::{Result, TrainError};
 use crate::input::{Batch, Inputs};
@@ -110,8 +112,14 @@ struct Shared<'n, F> {
     h1_half: Mutex<Array2<F>>,
     /// `dh1`, from main (phase 2).
     dh1: RwLock<Array2<F>>,
-    /// The helper's rows of `dW1` (phase 3), at the top of a full-size buffer.
-    dw_rows: Mutex<Array2<F>>,
+    /// Whether phase 2's loss is finite: with plain SGD the helper updates its
+    /// rows of `W1` in phase 3 only then.
+    loss_finite: AtomicBool,
+    /// Whether the helper's rows of `W1` were finite after its update.
+    rows_finite: AtomicBool,
+    /// The learning rate when the optimizer is plain SGD (see
+    /// [`Optimizer::plain_sgd_rate`](crate::optim::Optimizer::plain_sgd_rate)).
+    sgd_rate: Option<F>,
     /// The helper's correct counts on its halves of the training and test sets.
     correct: Mutex<[usize; 2]>,
     /// An error the helper stopped on.
@@ -222,11 +230,7 @@ impl<'a, F: Float> Trainer<'a, F> {
             eval_every: plan.eval_every,
         };
         let first = &self.net.affines()[0];
-        let (width, hidden, n) = (
-            first.input_size(),
-            first.output_size(),
-            self.config.batch_size,
-        );
+        let (hidden, n) = (first.output_size(), self.config.batch_size);
         let mut batch = self.batch.take().unwrap_or_else(|| self.inputs.new_batch());
         let Self {
             net,
@@ -254,7 +258,9 @@ impl<'a, F: Float> Trainer<'a, F> {
             batches: [RwLock::new(batch), RwLock::new(inputs.new_batch())],
             h1_half: Mutex::new(Array2::zeros((n - n / 2, hidden))),
             dh1: RwLock::new(Array2::zeros((0, 0))),
-            dw_rows: Mutex::new(Array2::zeros((width, hidden))),
+            loss_finite: AtomicBool::new(false),
+            rows_finite: AtomicBool::new(true),
+            sgd_rate: optimizer.plain_sgd_rate(),
             correct: Mutex::new([0; 2]),
             error: Mutex::new(None),
             barrier: Barrier::new(),
@@ -288,6 +294,52 @@ impl<'a, F: Float> Trainer<'a, F> {
     }
 }
 
+/// Main's part of a plain SGD update: every parameter but the rows of `W1`
+/// from `cut` on, which the helper updated. Checks for divergence as
+/// [`apply_update`] does, with the same error.
+fn update_all_but_helper_rows<F: Float>(
+    net: &mut MultiLayerNet<F>,
+    optimizer: &mut dyn super::Optimizer<F>,
+    cut: usize,
+    helper_rows_finite: bool,
+    iter: usize,
+) -> Result<()> {
+    let mine: Vec<ParamMut<'_, F>> = net
+        .params_mut()
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| match i {
+            0 => ParamMut {
+                name: p.name,
+                value: p.value.split_at(Axis(0), cut).0,
+                grad: p.grad.split_at(Axis(0), cut).0,
+            },
+            _ => p,
+        })
+        .collect();
+    optimizer.update(mine);
+    let mine_finite = net.params().iter().enumerate().all(|(i, p)| {
+        let value = if i == 0 {
+            p.value.slice_axis(Axis(0), (..cut).into())
+        } else {
+            p.value.view()
+        };
+        value
+            .as_slice()
+            .map_or_else(|| value.sum(), lane_sum)
+            .is_finite()
+    });
+    if mine_finite && helper_rows_finite {
+        return Ok(());
+    }
+    // Something diverged: name it as `apply_update` does.
+    if let Err(weights) = check_finite(iter, &net.params(), Check::Weights) {
+        check_finite(iter, &net.params(), Check::Gradients)?;
+        return Err(weights);
+    }
+    Ok(())
+}
+
 /// Main's side of the loop (thread 0).
 fn main<F: Float>(
     shared: &Shared<'_, F>,
@@ -306,11 +358,15 @@ fn main<F: Float>(
             .wait(0, &mut count)
             .map_err(|Aborted| TrainError::data("the helper training thread stopped early"))
     };
+    let mut dw_top = {
+        let net = shared.net.read().map_err(poisoned)?;
+        Array2::zeros(net.affines()[0].dw.raw_dim())
+    };
     while *iter < setup.iters {
         let t0 = Instant::now();
         let cur = &shared.batches[(*iter - setup.start) % 2];
         // Phase 1: the first half of h1.
-        let (mut h1, cut, width) = {
+        let (mut h1, cut) = {
             let net = shared.net.read().map_err(poisoned)?;
             let batch = cur.read().map_err(poisoned)?;
             let (x, _) = sparse(&batch)?;
@@ -323,8 +379,7 @@ fn main<F: Float>(
                 first.b.view(),
                 h1.slice_mut(s![..mid, ..]),
             )?;
-            let width = first.dw.nrows();
-            (h1, x.split_columns(1, 2).min(width), width)
+            (h1, x.split_columns(1, 2).min(first.dw.nrows()))
         };
         wait()?;
         // Phase 2: the rest of the net, down to dh1.
@@ -337,32 +392,38 @@ fn main<F: Float>(
                 .assign(&*shared.h1_half.lock().map_err(poisoned)?);
             let loss = net.loss_after_first(h1, Targets::Labels(labels))?;
             *shared.dh1.write().map_err(poisoned)? = net.backward_to_first()?;
+            shared
+                .loss_finite
+                .store(loss.is_finite(), Ordering::Relaxed);
             loss
         };
         wait()?;
-        // Phase 3: the first columns' rows of dW1.
-        {
-            let mut net = shared.net.write().map_err(poisoned)?;
+        // Phase 3: the first columns' rows of dW1, in a buffer of main's own
+        // (the helper holds the net, to write its rows).
+        let db = {
             let batch = cur.read().map_err(poisoned)?;
             let (x, _) = sparse(&batch)?;
             let dh1 = shared.dh1.read().map_err(poisoned)?;
-            let first = &mut net.affines_mut()[0];
-            x.affine_backward_cols(dh1.view(), 0..cut, first.dw.slice_mut(s![..cut, ..]))?;
-            first.db.assign(&dh1.sum_axis(Axis(0)));
-        }
+            x.affine_backward_cols(dh1.view(), 0..cut, dw_top.slice_mut(s![..cut, ..]))?;
+            dh1.sum_axis(Axis(0))
+        };
         wait()?;
-        // Phase 4: the helper's rows of dW1, then the update.
+        // Phase 4: main's rows of dW1 into the net, then the update.
         {
             let mut net = shared.net.write().map_err(poisoned)?;
             let first = &mut net.affines_mut()[0];
-            first.dw.slice_mut(s![cut.., ..]).assign(
-                &shared
-                    .dw_rows
-                    .lock()
-                    .map_err(poisoned)?
-                    .slice(s![..width - cut, ..]),
-            );
-            apply_update(&mut net, optimizer, *iter, loss)?;
+            first
+                .dw
+                .slice_mut(s![..cut, ..])
+                .assign(&dw_top.slice(s![..cut, ..]));
+            first.db.assign(&db);
+            match shared.sgd_rate {
+                Some(_) if loss.is_finite() => {
+                    let rows_finite = shared.rows_finite.load(Ordering::Relaxed);
+                    update_all_but_helper_rows(&mut net, optimizer, cut, rows_finite, *iter)?
+                }
+                _ => apply_update(&mut net, optimizer, *iter, loss)?,
+            }
         }
         let done = *iter;
         *iter += 1;
@@ -428,18 +489,24 @@ fn helper<F: Float>(shared: &Shared<'_, F>, setup: &Setup<'_, '_>, mut draw: Dra
             if shared.barrier.wait(1, &mut count).is_err() {
                 return Ok(());
             }
-            // Phase 3: the last columns' rows of dW1.
+            // Phase 3: the last columns' rows of dW1, straight into the net;
+            // with plain SGD, their update too.
             {
+                let mut net = shared.net.write().map_err(poisoned)?;
                 let batch = cur.read().map_err(poisoned)?;
                 let (x, _) = sparse(&batch)?;
                 let dh1 = shared.dh1.read().map_err(poisoned)?;
-                let mut rows = shared.dw_rows.lock().map_err(poisoned)?;
-                let width = rows.nrows();
-                x.affine_backward_cols(
-                    dh1.view(),
-                    cut..width,
-                    rows.slice_mut(s![..width - cut, ..]),
-                )?;
+                let first = &mut net.affines_mut()[0];
+                let width = first.dw.nrows();
+                x.affine_backward_cols(dh1.view(), cut..width, first.dw.slice_mut(s![cut.., ..]))?;
+                if let Some(lr) = shared.sgd_rate {
+                    if shared.loss_finite.load(Ordering::Relaxed) {
+                        let mut w = first.w.slice_mut(s![cut.., ..]);
+                        w.scaled_add(-lr, &first.dw.slice(s![cut.., ..]));
+                        let sum = w.as_slice().map_or_else(|| w.sum(), lane_sum);
+                        shared.rows_finite.store(sum.is_finite(), Ordering::Relaxed);
+                    }
+                }
             }
             if shared.barrier.wait(1, &mut count).is_err() {
                 return Ok(());
