@@ -86,7 +86,8 @@ pub struct TrainArgs {
 
     /// Split each training step between two threads (sparse input path only).
     /// Same numbers; faster steps, but evaluations then pause training instead
-    /// of running beside it, so the default MNIST run is slower as a whole.
+    /// of running beside it, so the default MNIST run takes about as long, and
+    /// slows down more when other programs keep the cores busy.
     #[arg(long)]
     pub split_steps: bool,
 

@@ -227,10 +227,12 @@ impl<'a, F: Float> Trainer<'a, F> {
     /// Whether [`run`](Self::run) splits each training step between two threads
     /// (default: no). Only the sparse input path does; results do not depend on it.
     ///
-    /// Steps get faster (MNIST defaults: about 85 µs against 100), but each
+    /// Steps get faster (MNIST defaults: about 79 µs against 100), but each
     /// evaluation then pauses training, on both threads, instead of running
-    /// beside it; so the default MNIST run takes longer as a whole (1.21 s
-    /// against 1.09 s). It pays when evaluations are rare.
+    /// beside it; so the default MNIST run takes about as long as a whole
+    /// (1.16 s). It pays when evaluations are rare. The two threads work in
+    /// lockstep, so a busy machine slows it down more than the default (MNIST
+    /// beside a busy loop: 3.3-3.7 s against 1.7-1.8 s).
     pub fn with_split_steps(mut self, split: bool) -> Self {
         self.split_steps = split;
         self
