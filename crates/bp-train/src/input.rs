@@ -162,19 +162,8 @@ impl Inputs {
         indices: &[usize],
         batch: &mut Batch<F>,
     ) -> Result<()> {
-        match (self, batch) {
-            (Inputs::Sparse { train: rows, .. }, Batch::Sparse { rows: b, labels }) => {
-                b.gather(rows, indices)?;
-                labels.clear();
-                labels.extend(indices.iter().map(|&i| usize::from(train.labels[i])));
-            }
-            (Inputs::Dense, Batch::Dense(buf)) => buf.gather(train, indices)?,
-            // A batch made for the other path: replace it by one of the right kind.
-            (inputs, batch) => {
-                *batch = inputs.new_batch();
-                return inputs.gather(train, indices, batch);
-            }
-        }
+        self.gather_rows(train, indices, batch)?;
+        batch.index_columns();
         Ok(())
     }
 
@@ -191,10 +180,15 @@ impl Inputs {
                 b.gather_rows(rows, indices)?;
                 labels.clear();
                 labels.extend(indices.iter().map(|&i| usize::from(train.labels[i])));
-                Ok(())
             }
-            (_, batch) => self.gather(train, indices, batch),
+            (Inputs::Dense, Batch::Dense(buf)) => buf.gather(train, indices)?,
+            // A batch made for the other path: replace it by one of the right kind.
+            (inputs, batch) => {
+                *batch = inputs.new_batch();
+                return inputs.gather_rows(train, indices, batch);
+            }
         }
+        Ok(())
     }
 
     /// Accuracy on the whole training set and on the whole test set.
