@@ -168,6 +168,8 @@ pub struct SparseBatch {
     row_idx: Vec<u16>,
     vals: Vec<u8>,
     next: Vec<u32>,
+    /// Whether the column index matches the rows (see `index_columns`).
+    indexed: bool,
 }
 
 impl Default for SparseRows {
@@ -236,11 +238,7 @@ impl SparseBatch {
             b.vals.extend_from_slice(vals);
             b.indptr.push(b.cols.len());
         }
-        // Until `index_columns`, the column index is empty.
-        self.colptr.clear();
-        self.colptr.resize(x.width + 1, 0);
-        self.row_idx.clear();
-        self.vals.clear();
+        self.indexed = false;
         Ok(())
     }
 
@@ -265,6 +263,7 @@ impl SparseBatch {
         self.row_idx.resize(nnz, 0);
         self.vals.resize(nnz, 0);
         let (row_idx, vals_out) = (&mut self.row_idx[..], &mut self.vals[..]);
+        self.indexed = true;
         for k in 0..b.nrows() {
             let (cols, vals) = b.row(k);
             for (&c, &v) in cols.iter().zip(vals) {
@@ -356,7 +355,7 @@ impl SparseBatch {
         }
         check_same_shape("sparse Affine backward (dout)", &[rows, n], &dout)?;
         check_same_shape("sparse Affine backward (dW)", &[cols.len(), n], &dw.view())?;
-        if self.vals.len() != self.rows.nnz() {
+        if !self.indexed {
             return Err(LayerError::Config(
                 "sparse Affine backward: the batch has no column index (call index_columns)".into(),
             ));
@@ -376,7 +375,13 @@ impl SparseBatch {
     /// The first column `c` such that columns `..c` hold at least `num / den`
     /// of the batch's non-zeros: where to cut the columns so that threads
     /// calling [`affine_backward_cols`](Self::affine_backward_cols) get equal work.
+    ///
+    /// It needs the column index ([`index_columns`](Self::index_columns));
+    /// without it, it cuts the columns themselves in that ratio.
     pub fn split_columns(&self, num: usize, den: usize) -> usize {
+        if !self.indexed {
+            return (self.rows.width * num / den.max(1)).min(self.rows.width);
+        }
         let target = (self.nnz() * num).div_ceil(den.max(1));
         self.colptr
             .partition_point(|&end| (end as usize) < target)
