@@ -156,9 +156,9 @@ impl Draw<'_, '_> {
 
     /// Fills `batch` with the next minibatch, as [`Trainer::step`] would draw it.
     fn fill<F: Float>(&mut self, batch: &mut Batch<F>) -> Result<()> {
-        self.sampler
-            .next(self.rng, self.train.len(), self.batch_size, self.indices);
-        self.inputs.gather(self.train, self.indices, batch)
+        self.rows(batch)?;
+        batch.index_columns();
+        Ok(())
     }
 }
 
