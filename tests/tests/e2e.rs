@@ -387,3 +387,59 @@ fn invalid_options_exit_1_with_a_message() {
         "not a valid safetensors file",
     );
 }
+
+/// The xtask program `cargo xtask` builds: `<target dir>/release/xtask`.
+fn xtask_program() -> PathBuf {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR is inside the target directory");
+    target
+        .join("release")
+        .join(format!("xtask{}", std::env::consts::EXE_SUFFIX))
+}
+
+#[test]
+fn bench_against_another_build_reports_both_medians_and_their_ratios() {
+    let mut args: Vec<String> = [
+        "bench",
+        "--runs",
+        "1",
+        "--warmup",
+        "0",
+        "--json",
+        "--against",
+    ]
+    .map(String::from)
+    .to_vec();
+    // `cargo xtask` builds the program before running it, so it exists by the
+    // time `bench` looks for it; here it is compared with itself.
+    args.push(xtask_program().display().to_string());
+    args.extend(["--".into(), "--iters".into(), "20".into()]);
+    args.extend(data_args("mnist"));
+    let o = xtask(&args);
+    assert_success("bench --against", &o);
+    let v: Value = serde_json::from_str(stdout(&o).trim()).expect("one JSON object");
+    for side in ["this", "against"] {
+        assert_eq!(v[side]["runs"], 1, "{v}");
+        let wall = v[side]["median_wall_s"].as_f64().expect("a wall time");
+        assert!(wall > 0.0, "{v}");
+    }
+    // The same program and seed on both sides: the same accuracy.
+    let acc = v["this"]["median_final_test_acc"]
+        .as_f64()
+        .expect("an accuracy");
+    assert!(acc > 0.0 && acc <= 1.0, "{v}");
+    assert_eq!(acc, v["against"]["median_final_test_acc"].as_f64().unwrap());
+    let whole = v["ratios"]["whole"].as_f64().expect("a ratio");
+    let expected = v["against"]["median_wall_s"].as_f64().unwrap()
+        / v["this"]["median_wall_s"].as_f64().unwrap();
+    assert!((whole - expected).abs() < 1e-12, "{v}");
+
+    let o = xtask(&["bench", "--runs", "1", "--against", "/no/such/xtask"]);
+    assert_clean_failure(
+        "bench --against a missing program",
+        &o,
+        1,
+        "no such program",
+    );
+}

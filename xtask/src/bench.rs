@@ -1,7 +1,9 @@
 //! `cargo xtask bench`: times the whole default training job, as separate
-//! processes, and reports medians.
+//! processes, and reports medians; with `--against`, alternates with another
+//! build and reports the ratios too (on a shared, noisy machine, the fair way
+//! to compare two versions).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -13,9 +15,18 @@ pub struct BenchArgs {
     /// How many whole runs to time (the median is reported).
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Untimed runs of each build first, so that every timed run finds the
+    /// data files in the OS's cache.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Another build of this program (e.g. a copy of `target/release/xtask`
+    /// made at another commit) to time too, alternating run by run with this
+    /// one; prints both medians and their ratios.
+    #[arg(long, value_name = "EXE")]
+    against: Option<PathBuf>,
     /// Options passed on to `train` (after `--`), e.g. `-- --dataset fashion-mnist`.
     #[arg(last = true)]
     train_args: Vec<String>,
@@ -43,44 +54,93 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if args.runs == 0 {
         bail!("--runs must be at least 1");
     }
-    let exe = std::env::current_exe().context("cannot find the xtask executable")?;
+    let this = std::env::current_exe().context("cannot find the xtask executable")?;
+    let mut builds = vec![("this build", this)];
+    if let Some(other) = &args.against {
+        if !other.is_file() {
+            bail!("--against {}: no such program", other.display());
+        }
+        builds.push(("--against", other.clone()));
+    }
     let out = std::env::temp_dir().join(format!("bp-bench-{}", std::process::id()));
-    let mut runs = Vec::with_capacity(args.runs);
+    let mut runs: Vec<Vec<Run>> = vec![Vec::with_capacity(args.runs); builds.len()];
+    for i in 0..args.warmup {
+        for (b, (name, exe)) in builds.iter().enumerate() {
+            time_run(exe, &out.join(format!("warmup{i}-{b}")), &args.train_args)
+                .with_context(|| format!("{name}: warm-up run {} failed", i + 1))?;
+        }
+    }
+    // Alternating, so a slow spell of the machine hits both builds alike.
     for i in 0..args.runs {
-        let dir = out.join(format!("run{i}"));
-        let t = Instant::now();
-        let status = Command::new(&exe)
-            .arg("train")
-            .arg("--quiet")
-            .arg("--out")
-            .arg(&dir)
-            .args(&args.train_args)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .context("cannot start the training run")?;
-        let wall_s = t.elapsed().as_secs_f64();
-        if !status.success() {
-            bail!("training run {} failed ({status})", i + 1);
+        for (b, (name, exe)) in builds.iter().enumerate() {
+            let run = time_run(exe, &out.join(format!("run{i}-{b}")), &args.train_args)
+                .with_context(|| format!("{name}: training run {} failed", i + 1))?;
+            if !args.json {
+                eprintln!(
+                    "{name}, run {}/{}: {:.2} s (train {:.2} s, eval {:.2} s), test acc {:.4}",
+                    i + 1,
+                    args.runs,
+                    run.wall_s,
+                    run.train_s,
+                    run.eval_s,
+                    run.final_test_acc
+                );
+            }
+            runs[b].push(run);
         }
-        let run = read_run(&dir.join("metrics.json"), wall_s)?;
-        if !args.json {
-            eprintln!(
-                "run {}/{}: {:.2} s (train {:.2} s, eval {:.2} s), test acc {:.4}",
-                i + 1,
-                args.runs,
-                run.wall_s,
-                run.train_s,
-                run.eval_s,
-                run.final_test_acc
-            );
-        }
-        runs.push(run);
     }
     // Best effort: the runs' outputs are only needed for the numbers above.
     let _ = std::fs::remove_dir_all(&out);
     let split_steps = args.train_args.iter().any(|a| a == "--split-steps");
-    report(&runs, args.json, split_steps);
+    let this = Summary::of(&runs[0]);
+    match runs.get(1).map(|r| Summary::of(r)) {
+        None if args.json => println!("{}", this.json()),
+        None => this.print(split_steps),
+        Some(other) if args.json => println!(
+            "{}",
+            serde_json::json!({
+                "this": this.json(),
+                "against": other.json(),
+                "ratios": serde_json::Map::from_iter(
+                    ratios(&this, &other).map(|(k, v)| (k.to_string(), v.into()))
+                ),
+            })
+        ),
+        Some(other) => {
+            println!("this build:");
+            this.print(split_steps);
+            println!("--against {}:", builds[1].1.display());
+            other.print(split_steps);
+            let r: Vec<String> = ratios(&this, &other)
+                .iter()
+                .map(|(k, v)| format!("{} {v:.3}", k.replace('_', " ")))
+                .collect();
+            println!(
+                "ratios of the medians, --against / this build (above 1: this build is faster): {}",
+                r.join(", ")
+            );
+        }
+    }
     Ok(())
+}
+
+/// One whole `train --quiet` run of `exe`, its outputs in `dir`, timed.
+fn time_run(exe: &Path, dir: &Path, train_args: &[String]) -> anyhow::Result<Run> {
+    let t = Instant::now();
+    let status = Command::new(exe)
+        .arg("train")
+        .arg("--quiet")
+        .arg("--out")
+        .arg(dir)
+        .args(train_args)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .with_context(|| format!("cannot start {}", exe.display()))?;
+    let wall_s = t.elapsed().as_secs_f64();
+    if !status.success() {
+        bail!("{} exited with {status}", exe.display());
+    }
+    read_run(&dir.join("metrics.json"), wall_s)
 }
 
 fn read_run(path: &Path, wall_s: f64) -> anyhow::Result<Run> {
@@ -132,46 +192,73 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn report(runs: &[Run], json: bool, split_steps: bool) {
-    let med = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
-    let r = runs[0];
-    let (wall, load, train, eval) = (
-        med(|r| r.wall_s),
-        med(|r| r.load_s),
-        med(|r| r.train_s),
-        med(|r| r.eval_s),
-    );
-    let us_per_iter = train / r.iters * 1e6;
-    let train_gflop = r.flops_per_iter * r.iters / 1e9;
-    let eval_gflop = r.flops_per_example * (r.train_size + r.test_size) * r.evaluations / 1e9;
-    let peak = med(|r| r.peak_rss_mb);
-    let acc = med(|r| r.final_test_acc);
-    if json {
-        let v = serde_json::json!({
-            "runs": runs.len(),
-            "median_wall_s": wall,
-            "median_load_s": load,
-            "median_train_s": train,
-            "median_eval_s": eval,
-            "us_per_iter": us_per_iter,
-            "train_gflops_dense_equivalent": train_gflop / train,
-            "eval_gflops_dense_equivalent": eval_gflop / eval,
-            "peak_rss_mb": peak,
-            "median_final_test_acc": acc,
-            "wall_s": runs.iter().map(|r| r.wall_s).collect::<Vec<_>>(),
-        });
-        println!("{v}");
-    } else {
-        println!("median of {} whole runs:", runs.len());
-        println!("  whole process  {wall:.3} s");
-        println!("  load           {load:.3} s");
+/// Medians of a set of runs, and the figures derived from them.
+struct Summary {
+    runs: usize,
+    wall: f64,
+    load: f64,
+    train: f64,
+    eval: f64,
+    peak: f64,
+    acc: f64,
+    us_per_iter: f64,
+    evaluations: f64,
+    train_gflop: f64,
+    eval_gflop: f64,
+    walls: Vec<f64>,
+}
+
+impl Summary {
+    fn of(runs: &[Run]) -> Self {
+        let med = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
+        let r = runs[0];
+        let train = med(|r| r.train_s);
+        Summary {
+            runs: runs.len(),
+            wall: med(|r| r.wall_s),
+            load: med(|r| r.load_s),
+            train,
+            eval: med(|r| r.eval_s),
+            peak: med(|r| r.peak_rss_mb),
+            acc: med(|r| r.final_test_acc),
+            us_per_iter: train / r.iters * 1e6,
+            evaluations: r.evaluations,
+            train_gflop: r.flops_per_iter * r.iters / 1e9,
+            eval_gflop: r.flops_per_example * (r.train_size + r.test_size) * r.evaluations / 1e9,
+            walls: runs.iter().map(|r| r.wall_s).collect(),
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "runs": self.runs,
+            "median_wall_s": self.wall,
+            "median_load_s": self.load,
+            "median_train_s": self.train,
+            "median_eval_s": self.eval,
+            "us_per_iter": self.us_per_iter,
+            "train_gflops_dense_equivalent": self.train_gflop / self.train,
+            "eval_gflops_dense_equivalent": self.eval_gflop / self.eval,
+            "peak_rss_mb": self.peak,
+            "median_final_test_acc": self.acc,
+            "wall_s": self.walls,
+        })
+    }
+
+    fn print(&self, split_steps: bool) {
+        let (train, eval, train_gflop, eval_gflop) =
+            (self.train, self.eval, self.train_gflop, self.eval_gflop);
+        println!("median of {} whole runs:", self.runs);
+        println!("  whole process  {:.3} s", self.wall);
+        println!("  load           {:.3} s", self.load);
         println!(
-            "  train          {train:.3} s  ({us_per_iter:.1} us/iter, {:.1} GFLOP/s dense-equivalent of {train_gflop:.0} GFLOP)",
+            "  train          {train:.3} s  ({:.1} us/iter, {:.1} GFLOP/s dense-equivalent of {train_gflop:.0} GFLOP)",
+            self.us_per_iter,
             train_gflop / train
         );
         println!(
             "  eval           {eval:.3} s  ({} evaluations, {}; {:.1} GFLOP/s dense-equivalent of {eval_gflop:.0} GFLOP)",
-            r.evaluations,
+            self.evaluations,
             if split_steps {
                 "on both threads, pausing training"
             } else {
@@ -179,7 +266,17 @@ fn report(runs: &[Run], json: bool, split_steps: bool) {
             },
             eval_gflop / eval
         );
-        println!("  peak memory    {peak:.0} MB");
-        println!("  test accuracy  {acc:.4}");
+        println!("  peak memory    {:.0} MB", self.peak);
+        println!("  test accuracy  {:.4}", self.acc);
     }
+}
+
+/// `other / this` for the medians: above 1, this build is faster (or smaller).
+fn ratios(this: &Summary, other: &Summary) -> [(&'static str, f64); 4] {
+    [
+        ("whole", other.wall / this.wall),
+        ("train", other.train / this.train),
+        ("eval", other.eval / this.eval),
+        ("peak_memory", other.peak / this.peak),
+    ]
 }
