@@ -13,8 +13,6 @@
 //!   non-zeros, then written once;
 //! * backward, column by column ([`SparseBatch`] regroups a batch by column with a
 //!   counting sort): each row of `dW` is summed in registers, then written once;
-//! * a byte's value (`v · scale`) comes from a 256-entry table built per call,
-//!   one load instead of a conversion and a product in the inner loops;
 //! * the usual widths (50, 100, ...) get kernels whose width is a compile-time
 //!   constant, which is what lets the compiler keep the sums in registers;
 //! * the kernels are compiled for AVX-512, AVX2+FMA and the baseline, and picked
@@ -568,21 +566,11 @@ mod simd {
         pub width: usize,
     }
 
-    /// The value of each stored byte, `value[v] = v · scale`, computed once per
-    /// call: the inner loops then load a float instead of converting and
-    /// scaling a byte (the same products, so the same rounding).
-    type Values<F> = [F; 256];
-
-    /// Builds the [`Values`] table for `scale`.
-    fn values<F: Float>(scale: F) -> Values<F> {
-        std::array::from_fn(|v| F::of(v as f64) * scale)
-    }
-
-    /// `out[k] = b + Σ value[v] · w[c]` over row `k`'s entries, summed in registers.
+    /// `out[k] = b + Σ scale·v · w[c]` over row `k`'s entries, summed in registers.
     #[inline(always)]
     fn forward_fixed<F: Float, const N: usize>(
         x: &Csr<'_>,
-        value: &Values<F>,
+        scale: F,
         w: &[F],
         b: &[F],
         out: &mut [F],
@@ -594,7 +582,7 @@ mod simd {
             let mut acc = *b;
             let entries = x.indptr[k]..x.indptr[k + 1];
             for (&c, &v) in x.cols[entries.clone()].iter().zip(&x.vals[entries]) {
-                let a = value[usize::from(v)];
+                let a = F::of(f64::from(v)) * scale;
                 let c = usize::from(c) * N;
                 let Ok(w_row) = <&[F; N]>::try_from(&w[c..c + N]) else {
                     return;
@@ -609,7 +597,7 @@ mod simd {
 
     /// The same for any width, summing in `out` instead of registers.
     #[inline(always)]
-    fn forward_any<F: Float>(x: &Csr<'_>, value: &Values<F>, w: &[F], b: &[F], out: &mut [F]) {
+    fn forward_any<F: Float>(x: &Csr<'_>, scale: F, w: &[F], b: &[F], out: &mut [F]) {
         let n = b.len();
         if n == 0 {
             return;
@@ -618,7 +606,7 @@ mod simd {
             o.copy_from_slice(b);
             let entries = x.indptr[k]..x.indptr[k + 1];
             for (&c, &v) in x.cols[entries.clone()].iter().zip(&x.vals[entries]) {
-                let a = value[usize::from(v)];
+                let a = F::of(f64::from(v)) * scale;
                 let c = usize::from(c) * n;
                 for (o, &w) in o.iter_mut().zip(&w[c..c + n]) {
                     *o += a * w;
@@ -627,19 +615,14 @@ mod simd {
         }
     }
 
-    /// `dw[c] = Σ value[v] · dout[k]` over column `c`'s entries, summed in registers.
+    /// `dw[c] = Σ scale·v · dout[k]` over column `c`'s entries, summed in registers.
     #[inline(always)]
-    fn backward_fixed<F: Float, const N: usize>(
-        x: &Csc<'_>,
-        value: &Values<F>,
-        dout: &[F],
-        dw: &mut [F],
-    ) {
+    fn backward_fixed<F: Float, const N: usize>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
         for (c, dw_row) in dw.chunks_exact_mut(N).enumerate() {
             let mut acc = [F::zero(); N];
             let entries = x.colptr[c] as usize..x.colptr[c + 1] as usize;
             for (&k, &v) in x.row_idx[entries.clone()].iter().zip(&x.vals[entries]) {
-                let a = value[usize::from(v)];
+                let a = F::of(f64::from(v)) * scale;
                 let k = usize::from(k) * N;
                 let Ok(d) = <&[F; N]>::try_from(&dout[k..k + N]) else {
                     return;
@@ -654,7 +637,7 @@ mod simd {
 
     /// The same for any width, summing in `dw` instead of registers.
     #[inline(always)]
-    fn backward_any<F: Float>(x: &Csc<'_>, value: &Values<F>, dout: &[F], dw: &mut [F]) {
+    fn backward_any<F: Float>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
         let n = x.width;
         if n == 0 {
             return;
@@ -663,7 +646,7 @@ mod simd {
             dw_row.fill(F::zero());
             let entries = x.colptr[c] as usize..x.colptr[c + 1] as usize;
             for (&k, &v) in x.row_idx[entries.clone()].iter().zip(&x.vals[entries]) {
-                let a = value[usize::from(v)];
+                let a = F::of(f64::from(v)) * scale;
                 let k = usize::from(k) * n;
                 for (g, &d) in dw_row.iter_mut().zip(&dout[k..k + n]) {
                     *g += a * d;
@@ -690,13 +673,13 @@ mod simd {
     }
 
     #[inline(always)]
-    fn forward_impl<F: Float>(x: &Csr<'_>, value: &Values<F>, w: &[F], b: &[F], out: &mut [F]) {
-        by_width!(b.len(), forward_fixed, forward_any, (x, value, w, b, out))
+    fn forward_impl<F: Float>(x: &Csr<'_>, scale: F, w: &[F], b: &[F], out: &mut [F]) {
+        by_width!(b.len(), forward_fixed, forward_any, (x, scale, w, b, out))
     }
 
     #[inline(always)]
-    fn backward_impl<F: Float>(x: &Csc<'_>, value: &Values<F>, dout: &[F], dw: &mut [F]) {
-        by_width!(x.width, backward_fixed, backward_any, (x, value, dout, dw))
+    fn backward_impl<F: Float>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
+        by_width!(x.width, backward_fixed, backward_any, (x, scale, dout, dw))
     }
 
     /// The best instruction set this CPU has (AVX-512, AVX2+FMA or the
@@ -719,7 +702,7 @@ mod simd {
     pub(super) fn forward<F: Float>(x: &Csr<'_>, scale: F, w: &[F], b: &[F], out: &mut [F]) {
         struct Op<'a, F> {
             x: &'a Csr<'a>,
-            value: &'a Values<F>,
+            scale: F,
             w: &'a [F],
             b: &'a [F],
             out: &'a mut [F],
@@ -728,12 +711,12 @@ mod simd {
             type Output = ();
             #[inline(always)]
             fn with_simd<S: pulp::Simd>(self, _: S) {
-                forward_impl(self.x, self.value, self.w, self.b, self.out)
+                forward_impl(self.x, self.scale, self.w, self.b, self.out)
             }
         }
         arch().dispatch(Op {
             x,
-            value: &values(scale),
+            scale,
             w,
             b,
             out,
@@ -744,7 +727,7 @@ mod simd {
     pub(super) fn backward<F: Float>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
         struct Op<'a, F> {
             x: &'a Csc<'a>,
-            value: &'a Values<F>,
+            scale: F,
             dout: &'a [F],
             dw: &'a mut [F],
         }
@@ -752,14 +735,9 @@ mod simd {
             type Output = ();
             #[inline(always)]
             fn with_simd<S: pulp::Simd>(self, _: S) {
-                backward_impl(self.x, self.value, self.dout, self.dw)
+                backward_impl(self.x, self.scale, self.dout, self.dw)
             }
         }
-        arch().dispatch(Op {
-            x,
-            value: &values(scale),
-            dout,
-            dw,
-        })
+        arch().dispatch(Op { x, scale, dout, dw })
     }
 }
