@@ -201,7 +201,7 @@ pub fn accuracy<F: Float>(
 }
 
 /// One thread's share: chunk by chunk, convert, predict, count.
-fn count_range<F: Float>(
+pub(crate) fn count_range<F: Float>(
     net: &MultiLayerNet<F>,
     split: &SplitView<'_>,
     classes: usize,

@@ -2,17 +2,20 @@
 //! way) or the sparse path of [`bp_layers::sparse`], chosen by the data's density.
 
 use std::fmt;
+use std::ops::Range;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use bp_core::{Float, Targets};
-use bp_layers::sparse::{count_nonzero, sparse_accuracy, sparse_backprop, SparseBatch, SparseRows};
+use bp_layers::sparse::{
+    count_nonzero, sparse_accuracy, sparse_backprop, sparse_correct, SparseBatch, SparseRows,
+};
 use bp_layers::MultiLayerNet;
 use ndarray::ArrayView2;
 
 use crate::data::{BatchBuffer, SplitView, TrainData};
 use crate::error::{Result, TrainError};
-use crate::eval::accuracy;
+use crate::eval::{accuracy, count_range};
 
 /// Which implementation of the first layer's products a run uses. Both compute
 /// the same numbers up to float rounding.
@@ -207,6 +210,45 @@ impl Inputs {
                 sparse_accuracy(net, train, data.train.labels, threads)?,
                 sparse_accuracy(net, test, data.test.labels, threads)?,
             )),
+        }
+    }
+}
+
+/// One of the two splits of a [`TrainData`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    Train,
+    Test,
+}
+
+impl Inputs {
+    /// How many of the examples `rows` of one split `net` classifies correctly:
+    /// a piece of [`evaluate`](Self::evaluate), so that an evaluation can be
+    /// done a slice at a time (the counts add up to the same accuracies).
+    pub fn count_correct<F: Float>(
+        &self,
+        net: &MultiLayerNet<F>,
+        data: &TrainData<'_>,
+        part: Part,
+        rows: Range<usize>,
+    ) -> Result<usize> {
+        let split = match part {
+            Part::Train => &data.train,
+            Part::Test => &data.test,
+        };
+        match self {
+            Inputs::Dense => {
+                let slice = split.slice(rows.start, rows.end);
+                let correct = count_range(net, &slice, data.classes)?.correct();
+                Ok(usize::try_from(correct).unwrap_or(usize::MAX))
+            }
+            Inputs::Sparse { train, test } => {
+                let x = match part {
+                    Part::Train => train,
+                    Part::Test => test,
+                };
+                Ok(sparse_correct(net, x, split.labels, rows)?)
+            }
         }
     }
 }

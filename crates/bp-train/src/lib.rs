@@ -25,7 +25,7 @@
 //! generic over [`Float`](bp_core::Float): `f32` or `f64`.
 //!
 //! On two or more cores, [`Trainer::run`] prepares minibatches ahead on a loader
-//! thread and evaluates a copy of the net beside the training loop; results are
+//! thread, which also evaluates copies of the net between batches; results are
 //! the same as with [`Trainer::with_prefetch`]`(false)` and one evaluation thread.
 //!
 //! Two documented differences from the seed: the logged loss is the one of the

@@ -15,7 +15,7 @@ use crate::data::TrainData;
 use crate::error::{Result, TrainError};
 use crate::eval::default_eval_threads;
 use crate::input::{Batch, InputPath, Inputs};
-use crate::loader::{Loader, LoaderJob, Sampler};
+use crate::loader::{Evaluated, Loader, LoaderJob, Sampler};
 use crate::optim::{build_optimizer, Optimizer};
 
 mod paired;
@@ -40,8 +40,9 @@ pub struct Timings {
     pub load_s: f64,
     /// Training steps (batch conversion, forward, backward, update, checks).
     pub train_s: f64,
-    /// Evaluations. With two or more evaluation threads they run beside the
-    /// training loop, so this overlaps `train_s` (and `total_s` is less than the sum).
+    /// Evaluations: the time spent evaluating. With two or more evaluation
+    /// threads they run beside the training loop, so this overlaps `train_s`
+    /// (and `total_s` is less than the sum).
     pub eval_s: f64,
     /// The whole run: setup, training, evaluations, plus `load_s`.
     pub total_s: f64,
@@ -320,12 +321,14 @@ impl<'a, F: Float> Trainer<'a, F> {
     /// evaluations for the defaults on MNIST), then evaluates the final net
     /// ([`History::final_eval`]), and returns the net and its history.
     ///
-    /// With two or more evaluation threads, each scheduled evaluation runs on a
-    /// copy of the net in a thread beside the training loop (one at a time), so
-    /// evaluating costs the loop almost nothing; the numbers are the same as
-    /// evaluating in place. The observer hears of an evaluation when it is done.
     /// With prefetching on ([`with_prefetch`](Self::with_prefetch)), a loader
     /// thread draws and gathers the minibatches ahead, the same ones `step` would.
+    /// With two or more evaluation threads, each scheduled evaluation runs on a
+    /// copy of the net beside the training loop: on the loader thread, between
+    /// batches, when there is one (so two threads share two cores, and the
+    /// training thread never competes with a third), else on a thread of its own
+    /// (one at a time). The numbers are the same as evaluating in place. The
+    /// observer hears of an evaluation when it is done, in order.
     /// With split steps ([`with_split_steps`](Self::with_split_steps)), the loop
     /// and the evaluations run on two threads instead, in turn.
     pub fn run(mut self, observer: &mut dyn Observer) -> Result<Trained<F>> {
@@ -382,10 +385,12 @@ impl<'a, F: Float> Trainer<'a, F> {
         let beside = self.eval_threads >= 2;
         std::thread::scope(|scope| -> Result<()> {
             let mut pending: Option<Pending<'_>> = None;
+            // Evaluations handed to the loader thread and not yet back.
+            let mut asked = 0usize;
             let mut loader = self.prefetch.then(|| {
                 let job = LoaderJob {
                     inputs: self.inputs.clone(),
-                    train: self.data.train,
+                    data: self.data,
                     sampler: self.sampler.clone(),
                     rng: self.rng.clone(),
                     batch_size: self.config.batch_size,
@@ -410,24 +415,39 @@ impl<'a, F: Float> Trainer<'a, F> {
                 history.loss.push(loss);
                 observer.on_iteration(iter, loss);
                 if iter % plan.eval_every == 0 {
-                    // One evaluation at a time, so they finish in order.
-                    if let Some(p) = pending.take() {
-                        eval_time += p.finish(plan.eval_every, history, observer)?;
+                    match &loader {
+                        // The loader thread evaluates between batches.
+                        Some(loader) if beside => {
+                            loader.evaluate(iter, self.net.clone())?;
+                            asked += 1;
+                        }
+                        _ => {
+                            // One evaluation at a time, so they finish in order.
+                            if let Some(p) = pending.take() {
+                                eval_time += p.finish(plan.eval_every, history, observer)?;
+                            }
+                            let job = EvalJob {
+                                net: self.net.clone(),
+                                inputs: self.inputs.clone(),
+                                data: self.data,
+                            };
+                            let threads = if beside { 1 } else { self.eval_threads };
+                            let p = Pending {
+                                iter,
+                                handle: scope.spawn(move || job.run(threads)),
+                            };
+                            if beside {
+                                pending = Some(p);
+                            } else {
+                                eval_time += p.finish(plan.eval_every, history, observer)?;
+                            }
+                        }
                     }
-                    let job = EvalJob {
-                        net: self.net.clone(),
-                        inputs: self.inputs.clone(),
-                        data: self.data,
-                    };
-                    let threads = if beside { 1 } else { self.eval_threads };
-                    let p = Pending {
-                        iter,
-                        handle: scope.spawn(move || job.run(threads)),
-                    };
-                    if beside {
-                        pending = Some(p);
-                    } else {
-                        eval_time += p.finish(plan.eval_every, history, observer)?;
+                }
+                if let Some(loader) = &loader {
+                    while let Some(done) = loader.try_evaluated() {
+                        eval_time += record(done?, plan.eval_every, history, observer);
+                        asked -= 1;
                     }
                 }
                 if let Some(p) = pending.take_if(|p| p.handle.is_finished()) {
@@ -436,6 +456,11 @@ impl<'a, F: Float> Trainer<'a, F> {
             }
             if let Some(p) = pending.take() {
                 eval_time += p.finish(plan.eval_every, history, observer)?;
+            }
+            if let Some(loader) = &loader {
+                for _ in 0..asked {
+                    eval_time += record(loader.evaluated()?, plan.eval_every, history, observer);
+                }
             }
             Ok(())
         })?;
@@ -473,20 +498,35 @@ impl Pending<'_> {
         history: &mut History,
         observer: &mut dyn Observer,
     ) -> Result<Duration> {
-        let ((train_acc, test_acc), took) = self
+        let (accs, took) = self
             .handle
             .join()
             .map_err(|_| TrainError::data("an evaluation thread panicked"))??;
-        let eval = Evaluation {
+        let done = Evaluated {
             iter: self.iter,
-            epoch: self.iter / eval_every,
-            train_acc,
-            test_acc,
+            accs,
+            took,
         };
-        history.evaluations.push(eval);
-        observer.on_evaluation(&eval);
-        Ok(took)
+        Ok(record(done, eval_every, history, observer))
     }
+}
+
+/// Records a finished evaluation and tells the observer; returns its time.
+fn record(
+    done: Evaluated,
+    eval_every: usize,
+    history: &mut History,
+    observer: &mut dyn Observer,
+) -> Duration {
+    let eval = Evaluation {
+        iter: done.iter,
+        epoch: done.iter / eval_every,
+        train_acc: done.accs.0,
+        test_acc: done.accs.1,
+    };
+    history.evaluations.push(eval);
+    observer.on_evaluation(&eval);
+    done.took
 }
 
 /// Iteration `iter`'s update of `net` by `optimizer` after backprop, with the

@@ -171,9 +171,16 @@ fn threads_do_not_change_results() {
     }
     let d = data(&tr, &te);
     for sampling in [Sampling::WithReplacement, Sampling::ShuffledEpochs] {
-        for path in [InputPath::Dense, InputPath::Sparse] {
+        // Batches of 500: an evaluation every 5 iterations, so several wait
+        // their turn on the loader thread at once.
+        for (path, batch_size) in [
+            (InputPath::Dense, 100),
+            (InputPath::Sparse, 100),
+            (InputPath::Sparse, 500),
+        ] {
             let config = TrainConfig {
                 iters: 30,
+                batch_size,
                 sampling,
                 ..small_config()
             };
@@ -188,6 +195,9 @@ fn threads_do_not_change_results() {
             };
             let (plain, threaded) = (run(1, false), run(3, true));
             assert_eq!(plain.evaluations, threaded.evaluations, "{path} {sampling}");
+            assert_eq!(plain.final_eval, threaded.final_eval, "{path} {sampling}");
+            let every = 2500 / batch_size;
+            assert_eq!(threaded.evaluations.len(), 29 / every + 1);
             assert_eq!(plain.loss, threaded.loss, "{path} {sampling}");
             // Prefetching and step-by-step agree too.
             let mut t = Trainer::<f32>::with_input_path(&config, d, path).unwrap();
