@@ -69,6 +69,7 @@ mod input;
 mod loader;
 mod optim;
 mod trainer;
+mod vector;
 
 pub use checkpoint::{
     load_checkpoint, read_checkpoint_info, save_checkpoint, tensor_names, Checkpoint,

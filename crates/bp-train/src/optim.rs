@@ -49,7 +49,11 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
     fn update(&mut self, params: Vec<ParamMut<'_, F>>) {
         let lr = self.lr;
         for mut p in params {
-            p.value.scaled_add(-lr, &p.grad);
+            if let (Some(w), Some(g)) = (p.value.as_slice_mut(), p.grad.as_slice()) {
+                crate::vector::scaled_add(w, -lr, g);
+            } else {
+                p.value.scaled_add(-lr, &p.grad);
+            }
         }
     }
 

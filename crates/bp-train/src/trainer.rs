@@ -17,6 +17,7 @@ use crate::eval::default_eval_threads;
 use crate::input::{Batch, InputPath, Inputs};
 use crate::loader::{Evaluated, Loader, LoaderJob, Sampler};
 use crate::optim::{build_optimizer, Optimizer};
+use crate::vector::lane_sum;
 
 mod paired;
 
@@ -596,21 +597,6 @@ fn check_finite<F: Float>(iter: usize, params: &[Param<'_, F>], check: Check) ->
         }
     }
     Ok(())
-}
-
-/// The sum of `values` in 32 independent lanes, which the compiler turns into
-/// vector adds (a plain float sum is one chain of scalar adds: 3x slower on W1).
-fn lane_sum<F: Float>(values: &[F]) -> F {
-    const LANES: usize = 32;
-    let mut lanes = [F::zero(); LANES];
-    let chunks = values.chunks_exact(LANES);
-    let rest = chunks.remainder().iter().fold(F::zero(), |a, &v| a + v);
-    for chunk in chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane += v;
-        }
-    }
-    lanes.iter().fold(rest, |a, &v| a + v)
 }
 
 fn nonfinite_name<F: Float>(v: F) -> &'static str {
