@@ -328,8 +328,9 @@ impl<'a, F: Float> Trainer<'a, F> {
     /// copy of the net beside the training loop: on the loader thread, between
     /// batches, when there is one (so two threads share two cores, and the
     /// training thread never competes with a third; at most two copies wait
-    /// there), else on a thread of its own, one at a time. The numbers are the same as evaluating in place. The
-    /// observer hears of an evaluation when it is done, in order.
+    /// there), else on a thread of its own, one at a time. The numbers are the
+    /// same as evaluating in place. The observer hears of an evaluation when it
+    /// is done, in order.
     /// With split steps ([`with_split_steps`](Self::with_split_steps)), the loop
     /// and the evaluations run on two threads instead, in turn.
     pub fn run(mut self, observer: &mut dyn Observer) -> Result<Trained<F>> {
@@ -373,9 +374,10 @@ impl<'a, F: Float> Trainer<'a, F> {
         })
     }
 
-    /// The loop of [`run`](Self::run) with a loader thread and evaluations beside
-    /// it (or on this thread only): trains to `plan.iters`, evaluating on
-    /// schedule, and returns the time spent training and evaluating.
+    /// The loop of [`run`](Self::run) with a loader thread, which also runs the
+    /// evaluations, or a thread per evaluation beside the loop, or everything on
+    /// this thread: trains to `plan.iters`, evaluating on schedule, and returns
+    /// the time spent training and evaluating.
     fn run_threads(
         &mut self,
         plan: &Plan,
