@@ -566,9 +566,19 @@ mod simd {
         pub width: usize,
     }
 
+    /// `acc + a·x`: one rounding with `FUSED` (a fused multiply-add), two without.
+    #[inline(always)]
+    fn mul_add<F: Float, const FUSED: bool>(a: F, x: F, acc: F) -> F {
+        if FUSED {
+            a.mul_add(x, acc)
+        } else {
+            acc + a * x
+        }
+    }
+
     /// `out[k] = b + Σ scale·v · w[c]` over row `k`'s entries, summed in registers.
     #[inline(always)]
-    fn forward_fixed<F: Float, const N: usize>(
+    fn forward_fixed<F: Float, const N: usize, const FUSED: bool>(
         x: &Csr<'_>,
         scale: F,
         w: &[F],
@@ -588,7 +598,7 @@ mod simd {
                     return;
                 };
                 for i in 0..N {
-                    acc[i] += a * w_row[i];
+                    acc[i] = mul_add::<F, FUSED>(a, w_row[i], acc[i]);
                 }
             }
             o.copy_from_slice(&acc);
@@ -597,7 +607,13 @@ mod simd {
 
     /// The same for any width, summing in `out` instead of registers.
     #[inline(always)]
-    fn forward_any<F: Float>(x: &Csr<'_>, scale: F, w: &[F], b: &[F], out: &mut [F]) {
+    fn forward_any<F: Float, const FUSED: bool>(
+        x: &Csr<'_>,
+        scale: F,
+        w: &[F],
+        b: &[F],
+        out: &mut [F],
+    ) {
         let n = b.len();
         if n == 0 {
             return;
@@ -609,26 +625,56 @@ mod simd {
                 let a = F::of(f64::from(v)) * scale;
                 let c = usize::from(c) * n;
                 for (o, &w) in o.iter_mut().zip(&w[c..c + n]) {
-                    *o += a * w;
+                    *o = mul_add::<F, FUSED>(a, w, *o);
                 }
             }
         }
     }
 
+    /// `dout`'s rows (of `n` entries) copied into rows that start on a 64-byte
+    /// boundary: a vector load that straddles two cache lines costs about two.
+    /// MNIST's backward (rows of 50 floats, 200 bytes): 28 -> 22 µs, plus 1.5 µs
+    /// for the copy. Returns the buffer, where its rows start, and their stride.
+    fn aligned_rows<F: Float>(dout: &[F], n: usize) -> (Vec<F>, usize, usize) {
+        let per_line = (64 / std::mem::size_of::<F>()).max(1);
+        let stride = n.div_ceil(per_line) * per_line;
+        let rows = dout.len() / n.max(1);
+        let mut buf: Vec<F> = Vec::with_capacity(rows * stride + per_line);
+        // The offset of the first 64-byte boundary inside the allocation; the
+        // rows stay where they are, as the buffer never grows past its capacity.
+        let lead = match buf.as_ptr().align_offset(64) {
+            o if o < per_line => o,
+            _ => 0,
+        };
+        buf.resize(lead, F::zero());
+        for row in dout.chunks_exact(n.max(1)) {
+            buf.extend_from_slice(row);
+            buf.resize(buf.len() + stride - n, F::zero());
+        }
+        (buf, lead, stride)
+    }
+
     /// `dw[c] = Σ scale·v · dout[k]` over column `c`'s entries, summed in registers.
     #[inline(always)]
-    fn backward_fixed<F: Float, const N: usize>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
+    fn backward_fixed<F: Float, const N: usize, const FUSED: bool>(
+        x: &Csc<'_>,
+        scale: F,
+        dout: &[F],
+        dw: &mut [F],
+    ) {
+        let (buf, lead, stride) = aligned_rows(dout, N);
+        let dout = &buf[lead..];
         for (c, dw_row) in dw.chunks_exact_mut(N).enumerate() {
             let mut acc = [F::zero(); N];
             let entries = x.colptr[c] as usize..x.colptr[c + 1] as usize;
             for (&k, &v) in x.row_idx[entries.clone()].iter().zip(&x.vals[entries]) {
                 let a = F::of(f64::from(v)) * scale;
-                let k = usize::from(k) * N;
+                let k = usize::from(k) * stride;
                 let Ok(d) = <&[F; N]>::try_from(&dout[k..k + N]) else {
                     return;
                 };
                 for i in 0..N {
-                    acc[i] += a * d[i];
+                    acc[i] = mul_add::<F, FUSED>(a, d[i], acc[i]);
                 }
             }
             dw_row.copy_from_slice(&acc);
@@ -637,7 +683,7 @@ mod simd {
 
     /// The same for any width, summing in `dw` instead of registers.
     #[inline(always)]
-    fn backward_any<F: Float>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
+    fn backward_any<F: Float, const FUSED: bool>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
         let n = x.width;
         if n == 0 {
             return;
@@ -649,7 +695,7 @@ mod simd {
                 let a = F::of(f64::from(v)) * scale;
                 let k = usize::from(k) * n;
                 for (g, &d) in dw_row.iter_mut().zip(&dout[k..k + n]) {
-                    *g += a * d;
+                    *g = mul_add::<F, FUSED>(a, d, *g);
                 }
             }
         }
@@ -657,29 +703,47 @@ mod simd {
 
     /// Picks the fixed-width kernel for the common widths, the general one otherwise.
     macro_rules! by_width {
-        ($n:expr, $fixed:ident, $any:ident, ($($arg:expr),*)) => {
+        ($n:expr, $fused:ident, $fixed:ident, $any:ident, ($($arg:expr),*)) => {
             match $n {
-                10 => $fixed::<F, 10>($($arg),*),
-                16 => $fixed::<F, 16>($($arg),*),
-                20 => $fixed::<F, 20>($($arg),*),
-                32 => $fixed::<F, 32>($($arg),*),
-                50 => $fixed::<F, 50>($($arg),*),
-                64 => $fixed::<F, 64>($($arg),*),
-                100 => $fixed::<F, 100>($($arg),*),
-                128 => $fixed::<F, 128>($($arg),*),
-                _ => $any::<F>($($arg),*),
+                10 => $fixed::<F, 10, $fused>($($arg),*),
+                16 => $fixed::<F, 16, $fused>($($arg),*),
+                20 => $fixed::<F, 20, $fused>($($arg),*),
+                32 => $fixed::<F, 32, $fused>($($arg),*),
+                50 => $fixed::<F, 50, $fused>($($arg),*),
+                64 => $fixed::<F, 64, $fused>($($arg),*),
+                100 => $fixed::<F, 100, $fused>($($arg),*),
+                128 => $fixed::<F, 128, $fused>($($arg),*),
+                _ => $any::<F, $fused>($($arg),*),
             }
         };
     }
 
     #[inline(always)]
-    fn forward_impl<F: Float>(x: &Csr<'_>, scale: F, w: &[F], b: &[F], out: &mut [F]) {
-        by_width!(b.len(), forward_fixed, forward_any, (x, scale, w, b, out))
+    fn forward_impl<F: Float, const FUSED: bool>(
+        x: &Csr<'_>,
+        scale: F,
+        w: &[F],
+        b: &[F],
+        out: &mut [F],
+    ) {
+        by_width!(
+            b.len(),
+            FUSED,
+            forward_fixed,
+            forward_any,
+            (x, scale, w, b, out)
+        )
     }
 
     #[inline(always)]
-    fn backward_impl<F: Float>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
-        by_width!(x.width, backward_fixed, backward_any, (x, scale, dout, dw))
+    fn backward_impl<F: Float, const FUSED: bool>(x: &Csc<'_>, scale: F, dout: &[F], dw: &mut [F]) {
+        by_width!(
+            x.width,
+            FUSED,
+            backward_fixed,
+            backward_any,
+            (x, scale, dout, dw)
+        )
     }
 
     /// The best instruction set this CPU has (AVX-512, AVX2+FMA or the
@@ -694,6 +758,20 @@ mod simd {
                 pulp::Arch::new()
             }
         })
+    }
+
+    /// Whether [`arch`] has fused multiply-adds (x86's AVX2 and AVX-512 sets,
+    /// ARM's NEON). The kernels use them where it does: one rounding per term,
+    /// and MNIST's forward and backward about 10% faster. The baseline rounds
+    /// each product first, as `mul_add` without FMA is a slow library call, so
+    /// its sums can differ from the SIMD sets' in the last bits.
+    fn fused() -> bool {
+        !matches!(arch(), pulp::Arch::Scalar)
+            && cfg!(any(
+                target_arch = "x86",
+                target_arch = "x86_64",
+                target_arch = "aarch64"
+            ))
     }
 
     /// `out = b + x W` for the rows of `x`, compiled for [`arch`]'s instruction
@@ -711,16 +789,20 @@ mod simd {
             type Output = ();
             #[inline(always)]
             fn with_simd<S: pulp::Simd>(self, _: S) {
-                forward_impl(self.x, self.scale, self.w, self.b, self.out)
+                forward_impl::<F, true>(self.x, self.scale, self.w, self.b, self.out)
             }
         }
-        arch().dispatch(Op {
-            x,
-            scale,
-            w,
-            b,
-            out,
-        })
+        if fused() {
+            arch().dispatch(Op {
+                x,
+                scale,
+                w,
+                b,
+                out,
+            })
+        } else {
+            forward_impl::<F, false>(x, scale, w, b, out)
+        }
     }
 
     /// `dW = xᵀ dout` for the columns of `x`, dispatched as [`forward`].
@@ -735,9 +817,124 @@ mod simd {
             type Output = ();
             #[inline(always)]
             fn with_simd<S: pulp::Simd>(self, _: S) {
-                backward_impl(self.x, self.scale, self.dout, self.dw)
+                backward_impl::<F, true>(self.x, self.scale, self.dout, self.dw)
             }
         }
-        arch().dispatch(Op { x, scale, dout, dw })
+        if fused() {
+            arch().dispatch(Op { x, scale, dout, dw })
+        } else {
+            backward_impl::<F, false>(x, scale, dout, dw)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// Rows of `width` with every third entry zero, as both forms.
+        fn case(rows: usize, width: usize) -> (Vec<usize>, Vec<u16>, Vec<u8>, Vec<Vec<f64>>) {
+            let (mut indptr, mut cols, mut vals) = (vec![0], vec![], vec![]);
+            let mut dense = vec![vec![0.0; width]; rows];
+            for (k, row) in dense.iter_mut().enumerate() {
+                for (c, d) in row.iter_mut().enumerate() {
+                    let v = ((k * 31 + c * 17) % 256) as u8;
+                    if (k + c) % 3 != 0 && v != 0 {
+                        cols.push(c as u16);
+                        vals.push(v);
+                        *d = f64::from(v) / 255.0;
+                    }
+                }
+                indptr.push(cols.len());
+            }
+            (indptr, cols, vals, dense)
+        }
+
+        fn close(a: &[f64], b: &[f64]) -> bool {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(x, y)| (x - y).abs() <= 1e-12 * (1.0 + y.abs()))
+        }
+
+        #[test]
+        fn fused_and_unfused_kernels_give_the_products() {
+            // 50 and 16 take the fixed-width kernels, 7 the general ones.
+            for (rows, width, n) in [(9, 40, 50), (5, 33, 16), (6, 20, 7)] {
+                let (indptr, cols, vals, dense) = case(rows, width);
+                let w: Vec<f64> = (0..width * n)
+                    .map(|i| ((i * 37 % 101) as f64 - 50.0) / 50.0)
+                    .collect();
+                let b: Vec<f64> = (0..n).map(|i| i as f64 / 10.0).collect();
+                let dout: Vec<f64> = (0..rows * n)
+                    .map(|i| ((i * 13 % 29) as f64 - 14.0) / 7.0)
+                    .collect();
+                let mut expected_out = vec![0.0; rows * n];
+                let mut expected_dw = vec![0.0; width * n];
+                for k in 0..rows {
+                    for j in 0..n {
+                        expected_out[k * n + j] =
+                            b[j] + (0..width).map(|c| dense[k][c] * w[c * n + j]).sum::<f64>();
+                    }
+                }
+                for c in 0..width {
+                    for j in 0..n {
+                        expected_dw[c * n + j] =
+                            (0..rows).map(|k| dense[k][c] * dout[k * n + j]).sum();
+                    }
+                }
+                let csr = Csr {
+                    indptr: &indptr,
+                    cols: &cols,
+                    vals: &vals,
+                };
+                let mut colptr = vec![0u32; width + 1];
+                let (mut row_idx, mut cvals) = (vec![], vec![]);
+                for c in 0..width {
+                    for k in 0..rows {
+                        if let Some(at) =
+                            (indptr[k]..indptr[k + 1]).find(|&e| usize::from(cols[e]) == c)
+                        {
+                            row_idx.push(k as u16);
+                            cvals.push(vals[at]);
+                        }
+                    }
+                    colptr[c + 1] = row_idx.len() as u32;
+                }
+                let csc = Csc {
+                    colptr: &colptr,
+                    row_idx: &row_idx,
+                    vals: &cvals,
+                    width: n,
+                };
+                let scale = 1.0 / 255.0;
+                let (mut out, mut dw) = (vec![0.0; rows * n], vec![9.0; width * n]);
+                forward_impl::<f64, true>(&csr, scale, &w, &b, &mut out);
+                backward_impl::<f64, true>(&csc, scale, &dout, &mut dw);
+                assert!(close(&out, &expected_out), "fused forward, n = {n}");
+                assert!(close(&dw, &expected_dw), "fused backward, n = {n}");
+                let (mut out, mut dw) = (vec![0.0; rows * n], vec![9.0; width * n]);
+                forward_impl::<f64, false>(&csr, scale, &w, &b, &mut out);
+                backward_impl::<f64, false>(&csc, scale, &dout, &mut dw);
+                assert!(close(&out, &expected_out), "unfused forward, n = {n}");
+                assert!(close(&dw, &expected_dw), "unfused backward, n = {n}");
+            }
+        }
+
+        #[test]
+        fn aligned_rows_start_on_64_bytes_and_keep_the_values() {
+            for n in [1, 7, 16, 50] {
+                let dout: Vec<f32> = (0..3 * n).map(|i| i as f32).collect();
+                let (buf, lead, stride) = aligned_rows(&dout, n);
+                assert_eq!(buf[lead..].as_ptr().align_offset(64), 0);
+                assert_eq!(stride % 16, 0);
+                assert!(stride >= n);
+                for k in 0..3 {
+                    assert_eq!(
+                        buf[lead + k * stride..lead + k * stride + n],
+                        dout[k * n..(k + 1) * n]
+                    );
+                }
+            }
+        }
     }
 }
