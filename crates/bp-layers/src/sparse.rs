@@ -17,7 +17,10 @@
 //!   constant, which is what lets the compiler keep the sums in registers;
 //! * the kernels are compiled for AVX-512, AVX2+FMA and the baseline, and picked
 //!   at run time by the [`pulp`] crate (the default x86-64 target is SSE2 only),
-//!   with no `unsafe` here.
+//!   with no `unsafe` here;
+//! * with FMA they sum with fused multiply-adds (one rounding per term, about
+//!   10% faster), and the backward reads `dout` from rows copied onto 64-byte
+//!   boundaries (loads that straddle two cache lines cost about twice).
 
 use std::ops::Range;
 
