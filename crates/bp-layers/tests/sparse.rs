@@ -46,6 +46,33 @@ fn sparse_rows_keep_exactly_the_non_zeros() {
 }
 
 #[test]
+fn rows_built_on_several_threads_are_the_same_rows() {
+    for (rows, cols, zeros) in [
+        (1000, 30, 0.8),
+        (7, 9, 0.5),
+        (3, 784, 1.0),
+        (5, 1, 0.0),
+        (0, 4, 0.5),
+    ] {
+        let mut x = sparse_u8(4, rows, cols, zeros);
+        if rows > 0 {
+            // A non-zero in the very last entry, and an all-zero row.
+            x[[rows - 1, cols - 1]] = 9;
+            x.row_mut(0).fill(0);
+        }
+        let one = SparseRows::from_u8(x.view(), 1.0 / 255.0).unwrap();
+        assert_eq!(one.nnz(), x.iter().filter(|&&v| v != 0).count());
+        for threads in [0, 1, 2, 3, 8, 2000] {
+            let many = SparseRows::from_u8_threads(x.view(), 1.0 / 255.0, threads).unwrap();
+            assert_eq!(many, one, "{rows} x {cols}, {threads} threads");
+        }
+    }
+    let empty = Array2::<u8>::zeros((3, 0));
+    let s = SparseRows::from_u8_threads(empty.view(), 1.0, 2).unwrap();
+    assert_eq!((s.nrows(), s.width(), s.nnz()), (3, 0, 0));
+}
+
+#[test]
 fn sparse_products_match_dense_products() {
     for (zeros, rows, width, n) in [
         (0.8, 100, 784, 50),

@@ -121,9 +121,19 @@ impl Inputs {
         if !sparse {
             return Ok(Inputs::Dense);
         }
+        // On all cores: this runs before training starts.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Inputs::Sparse {
-            train: Arc::new(SparseRows::from_u8(data.train.images, PIXEL_SCALE)?),
-            test: Arc::new(SparseRows::from_u8(data.test.images, PIXEL_SCALE)?),
+            train: Arc::new(SparseRows::from_u8_threads(
+                data.train.images,
+                PIXEL_SCALE,
+                threads,
+            )?),
+            test: Arc::new(SparseRows::from_u8_threads(
+                data.test.images,
+                PIXEL_SCALE,
+                threads,
+            )?),
         })
     }
 
