@@ -151,7 +151,34 @@ pub fn save_checkpoint<F: Float>(
             error,
         }
     })?;
-    write_atomically(path, &bytes)
+    write_atomically(path, &with_sorted_header(bytes))
+}
+
+/// A safetensors file's bytes with the keys of its JSON header sorted. The
+/// crate writes the metadata in a `HashMap`'s order, which changes from run to
+/// run; sorted, the same net always gives the same file. The header's length
+/// stays the same (the same JSON, reordered, padded with spaces as before).
+fn with_sorted_header(mut bytes: Vec<u8>) -> Vec<u8> {
+    let Some(len) = bytes
+        .get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .and_then(|b| usize::try_from(u64::from_le_bytes(b)).ok())
+    else {
+        return bytes;
+    };
+    let Some(header) = bytes.get_mut(8..8 + len) else {
+        return bytes;
+    };
+    // serde_json's maps are sorted by key (its `preserve_order` feature is off).
+    let sorted = serde_json::from_slice::<serde_json::Value>(header)
+        .and_then(|value| serde_json::to_vec(&value));
+    if let Ok(mut sorted) = sorted {
+        if sorted.len() <= len {
+            sorted.resize(len, b' ');
+            header.copy_from_slice(&sorted);
+        }
+    }
+    bytes
 }
 
 /// JSON text of a metadata value. Serialising these plain structs and vectors

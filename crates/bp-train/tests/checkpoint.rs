@@ -26,6 +26,30 @@ fn config() -> TrainConfig {
 }
 
 #[test]
+fn the_same_net_gives_the_same_file() {
+    let (tr, te) = train_test(200);
+    let d = data(&tr, &te);
+    let config = TrainConfig {
+        iters: 5,
+        ..config()
+    };
+    let t = train::<f32>(&config, &d, &mut ()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<Vec<u8>> = (0..4)
+        .map(|i| {
+            let path = dir.path().join(format!("{i}.safetensors"));
+            save_checkpoint(&path, &t.net, &config).unwrap();
+            std::fs::read(&path).unwrap()
+        })
+        .collect();
+    assert!(files.iter().all(|f| f == &files[0]));
+    let path = dir.path().join("0.safetensors");
+    let loaded = load_checkpoint::<f32>(&path).unwrap();
+    assert_eq!(loaded.config, config);
+    assert_eq!(loaded.net.params()[0].value, t.net.params()[0].value);
+}
+
+#[test]
 fn round_trip_keeps_every_weight_and_the_accuracy() {
     let (tr, te) = train_test(600);
     let d = data(&tr, &te);
