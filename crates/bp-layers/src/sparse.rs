@@ -74,7 +74,7 @@ impl SparseRows {
         // where its entries go, so the parts fill disjoint slices.
         let per = rows.div_ceil(threads.clamp(1, rows.max(1))).max(1);
         let parts: Vec<&[u8]> = data[..rows * width].chunks(per * width).collect();
-        let counts: Vec<usize> = in_parallel(&parts, |part| count_nonzero(part));
+        let counts: Vec<usize> = in_parallel(parts.clone(), count_nonzero);
         let nnz = counts.iter().sum();
         let (mut cols, mut vals) = (vec![0u16; nnz], vec![0u8; nnz]);
         let mut slices = Vec::with_capacity(parts.len());
@@ -85,21 +85,7 @@ impl SparseRows {
             (cols_rest, vals_rest) = (cr, vr);
             slices.push((part, c, v));
         }
-        let ends = std::thread::scope(|s| {
-            let mut slices = slices.into_iter();
-            let first = slices.next();
-            let handles: Vec<_> = slices
-                .map(|(part, c, v)| s.spawn(move || fill_rows(part, width, c, v)))
-                .collect();
-            let mut ends =
-                vec![first.map_or_else(Vec::new, |(part, c, v)| fill_rows(part, width, c, v))];
-            ends.extend(
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))),
-            );
-            ends
-        });
+        let ends = in_parallel(slices, |(part, c, v)| fill_rows(part, width, c, v));
         let mut indptr = Vec::with_capacity(rows + 1);
         indptr.push(0);
         let mut base = 0;
@@ -206,17 +192,15 @@ fn fill_rows(data: &[u8], width: usize, cols: &mut [u16], vals: &mut [u8]) -> Ve
     ends
 }
 
-/// `f` of each part, the first on the calling thread and the others on
+/// `f` of each part, in order: the first on the calling thread, the others on
 /// threads of their own.
-fn in_parallel<T: Sync, R: Send>(parts: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+fn in_parallel<T: Send, R: Send>(parts: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
     std::thread::scope(|s| {
         let f = &f;
-        let handles: Vec<_> = parts
-            .iter()
-            .skip(1)
-            .map(|p| s.spawn(move || f(p)))
-            .collect();
-        let mut out: Vec<R> = parts.first().map(f).into_iter().collect();
+        let mut parts = parts.into_iter();
+        let first = parts.next();
+        let handles: Vec<_> = parts.map(|p| s.spawn(move || f(p))).collect();
+        let mut out: Vec<R> = first.map(f).into_iter().collect();
         out.extend(
             handles
                 .into_iter()
@@ -586,18 +570,10 @@ pub fn sparse_accuracy<F: Float, L: Copy + Into<usize> + Sync>(
     let threads = threads.clamp(1, n.div_ceil(EVAL_CHUNK));
     // Whole chunks per thread, so every chunk but the last is full.
     let per = n.div_ceil(EVAL_CHUNK).div_ceil(threads) * EVAL_CHUNK;
-    let correct = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|k| {
-                let range = (k * per).min(n)..((k + 1) * per).min(n);
-                s.spawn(move || count(range))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .sum::<Result<usize>>()
-    })?;
+    let ranges = (0..threads).map(|k| (k * per).min(n)..((k + 1) * per).min(n));
+    let correct = in_parallel(ranges.collect(), count)
+        .into_iter()
+        .sum::<Result<usize>>()?;
     Ok(correct as f64 / n as f64)
 }
 
