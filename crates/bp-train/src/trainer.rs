@@ -425,9 +425,9 @@ impl<'a, F: Float> Trainer<'a, F> {
                 if iter % plan.eval_every == 0 {
                     match &loader {
                         // The loader thread evaluates between batches. With
-                        // `EVALS_IN_FLIGHT` copies of the net waiting, wait for
-                        // the oldest, so copies cannot pile up when evaluating
-                        // takes longer than an epoch of training.
+                        // `EVALS_IN_FLIGHT` copies of the net waiting there, it
+                        // is behind: evaluate this one here instead of waiting
+                        // idle (so copies cannot pile up either).
                         Some(loader) if beside => {
                             if order.on_loader() >= self.evals_in_flight {
                                 let t = Instant::now();
