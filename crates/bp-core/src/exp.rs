@@ -56,7 +56,7 @@ pub(crate) fn exp_in_place(xs: &mut [f32]) {
             }
         }
     }
-    pulp::Arch::new().dispatch(Op(xs))
+    crate::simd_arch().dispatch(Op(xs))
 }
 
 #[cfg(test)]

@@ -34,6 +34,21 @@ use rand_distr::{Distribution, StandardNormal};
 
 mod exp;
 mod matmul;
+
+/// The instruction set the project's vectorised loops are dispatched to (by
+/// [`pulp`]): the best this CPU has (AVX-512, AVX2+FMA, or the baseline),
+/// detected once. The environment variable `BP_NO_SIMD` forces the baseline.
+pub fn simd_arch() -> pulp::Arch {
+    use std::sync::OnceLock;
+    static ARCH: OnceLock<pulp::Arch> = OnceLock::new();
+    *ARCH.get_or_init(|| {
+        if std::env::var_os("BP_NO_SIMD").is_some() {
+            pulp::Arch::Scalar
+        } else {
+            pulp::Arch::new()
+        }
+    })
+}
 pub use matmul::{matmul, matmul_into};
 
 /// Errors a caller can cause: shape mismatches, empty batches, labels out of range.

@@ -609,7 +609,7 @@ pub fn sparse_correct<F: Float, L: Copy + Into<usize>>(
 
 /// The inner loops, compiled per instruction set and dispatched at run time.
 mod simd {
-    use bp_core::Float;
+    use bp_core::{simd_arch, Float};
 
     /// Rows as `(column, value)` lists: row `k` is `indptr[k]..indptr[k + 1]`.
     pub(super) struct Csr<'a> {
@@ -807,27 +807,13 @@ mod simd {
         )
     }
 
-    /// The best instruction set this CPU has (AVX-512, AVX2+FMA or the
-    /// baseline), detected once; `BP_NO_SIMD` forces the baseline.
-    fn arch() -> pulp::Arch {
-        use std::sync::OnceLock;
-        static ARCH: OnceLock<pulp::Arch> = OnceLock::new();
-        *ARCH.get_or_init(|| {
-            if std::env::var_os("BP_NO_SIMD").is_some() {
-                pulp::Arch::Scalar
-            } else {
-                pulp::Arch::new()
-            }
-        })
-    }
-
-    /// Whether [`arch`] has fused multiply-adds (x86's AVX2 and AVX-512 sets,
+    /// Whether [`simd_arch`] has fused multiply-adds (x86's AVX2 and AVX-512 sets,
     /// ARM's NEON). The kernels use them where it does: one rounding per term,
     /// and MNIST's forward and backward about 10% faster. The baseline rounds
     /// each product first, as `mul_add` without FMA is a slow library call, so
     /// its sums can differ from the SIMD sets' in the last bits.
     fn fused() -> bool {
-        !matches!(arch(), pulp::Arch::Scalar)
+        !matches!(simd_arch(), pulp::Arch::Scalar)
             && cfg!(any(
                 target_arch = "x86",
                 target_arch = "x86_64",
@@ -835,7 +821,7 @@ mod simd {
             ))
     }
 
-    /// `out = b + x W` for the rows of `x`, compiled for [`arch`]'s instruction
+    /// `out = b + x W` for the rows of `x`, compiled for [`simd_arch`]'s instruction
     /// set: pulp calls `with_simd` inside a function built for that set, and
     /// everything below it is `inline(always)`, so the kernel is vectorised for it.
     pub(super) fn forward<F: Float>(x: &Csr<'_>, scale: F, w: &[F], b: &[F], out: &mut [F]) {
@@ -854,7 +840,7 @@ mod simd {
             }
         }
         if fused() {
-            arch().dispatch(Op {
+            simd_arch().dispatch(Op {
                 x,
                 scale,
                 w,
@@ -882,7 +868,7 @@ mod simd {
             }
         }
         if fused() {
-            arch().dispatch(Op { x, scale, dout, dw })
+            simd_arch().dispatch(Op { x, scale, dout, dw })
         } else {
             backward_impl::<F, false>(x, scale, dout, dw)
         }

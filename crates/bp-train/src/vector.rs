@@ -3,21 +3,7 @@
 //! SGD's `w += alpha * g` and the lane sums of the divergence checks. The
 //! arithmetic is the same as the plain loops', so are the results, bit for bit.
 
-use bp_core::Float;
-
-/// The best instruction set this CPU has, detected once; `BP_NO_SIMD` forces
-/// the baseline (as for the sparse kernels).
-fn arch() -> pulp::Arch {
-    use std::sync::OnceLock;
-    static ARCH: OnceLock<pulp::Arch> = OnceLock::new();
-    *ARCH.get_or_init(|| {
-        if std::env::var_os("BP_NO_SIMD").is_some() {
-            pulp::Arch::Scalar
-        } else {
-            pulp::Arch::new()
-        }
-    })
-}
+use bp_core::{simd_arch, Float};
 
 /// `y[i] = y[i] + alpha * x[i]`, as `ndarray`'s `scaled_add` computes it.
 pub(crate) fn scaled_add<F: Float>(y: &mut [F], alpha: F, x: &[F]) {
@@ -35,7 +21,7 @@ pub(crate) fn scaled_add<F: Float>(y: &mut [F], alpha: F, x: &[F]) {
             }
         }
     }
-    arch().dispatch(Op { y, alpha, x })
+    simd_arch().dispatch(Op { y, alpha, x })
 }
 
 /// The sum of `values` in 32 independent lanes, which the compiler turns into
@@ -58,5 +44,5 @@ pub(crate) fn lane_sum<F: Float>(values: &[F]) -> F {
             lanes.iter().fold(rest, |a, &v| a + v)
         }
     }
-    arch().dispatch(Op(values))
+    simd_arch().dispatch(Op(values))
 }
