@@ -85,9 +85,10 @@ pub struct TrainArgs {
     pub input_path: String,
 
     /// Split each training step between two threads (sparse input path only).
-    /// Same numbers; faster steps, but evaluations then pause training instead
-    /// of running beside it, so the default MNIST run takes about as long, and
-    /// slows down more when other programs keep the cores busy.
+    /// Same numbers; faster steps in calm spells, but evaluations then pause
+    /// training instead of running beside it, so the default MNIST run takes
+    /// longer (about 1.15 s against 1.0 s), and much longer when other programs
+    /// keep the cores busy.
     #[arg(long)]
     pub split_steps: bool,
 

@@ -233,12 +233,13 @@ impl<'a, F: Float> Trainer<'a, F> {
     /// Whether [`run`](Self::run) splits each training step between two threads
     /// (default: no). Only the sparse input path does; results do not depend on it.
     ///
-    /// Steps get faster (MNIST defaults: about 79 µs against 100), but each
-    /// evaluation then pauses training, on both threads, instead of running
-    /// beside it; so the default MNIST run takes about as long as a whole
-    /// (1.16 s). It pays when evaluations are rare. The two threads work in
-    /// lockstep, so a busy machine slows it down more than the default (MNIST
-    /// beside a busy loop: 3.3-3.7 s against 1.7-1.8 s).
+    /// Steps get faster in calm spells (MNIST defaults: 79-82 µs against 88-91
+    /// in alternating runs), but each evaluation then pauses training, on both
+    /// threads, instead of running beside it; so the default MNIST run takes
+    /// longer as a whole (1.13-1.18 s against 0.99-1.03 s). It pays when
+    /// evaluations are rare. The two threads work in lockstep, so a busy machine
+    /// slows it down more than the default (two benches in a busy spell: 148 µs a step against
+    /// 92; beside a busy loop: 3.3-3.7 s against 1.7-1.8 s).
     pub fn with_split_steps(mut self, split: bool) -> Self {
         self.split_steps = split;
         self
