@@ -238,8 +238,8 @@ impl<'a, F: Float> Trainer<'a, F> {
     /// threads, instead of running beside it; so the default MNIST run takes
     /// longer as a whole (1.13-1.18 s against 0.99-1.03 s). It pays when
     /// evaluations are rare. The two threads work in lockstep, so a busy machine
-    /// slows it down more than the default (two benches in a busy spell: 148 µs a step against
-    /// 92; beside a busy loop: 3.3-3.7 s against 1.7-1.8 s).
+    /// slows it down more than the default (two benches in a busy spell: 148 µs
+    /// a step against 92; beside a busy loop: 3.3-3.7 s against 1.7-1.8 s).
     pub fn with_split_steps(mut self, split: bool) -> Self {
         self.split_steps = split;
         self
