@@ -4,13 +4,20 @@
 //! Each step is four phases, and both threads meet at a barrier after each:
 //! 1. `h1 = x W1 + b1`: main the first half of the batch's rows, the helper
 //!    the second half;
-//! 2. main: the rest of the net, the loss and the backward pass down to `dh1`;
-//!    the helper: finishes the next minibatch (its column index);
-//! 3. `dW1 = xᵀ dh1`: main the columns holding the first 60% of the batch's
-//!    non-zeros, the helper the rest; with plain SGD the helper also updates
-//!    its rows of `W1` there;
+//! 2. main: the rest of the net, the loss and the backward pass down to `dh1`,
+//!    then the first rows of `dW1 = xᵀ dh1` (the columns of `x` holding the
+//!    first fifth of the batch's non-zeros); the helper: finishes the next
+//!    minibatch (its column index);
+//! 3. `dW1`'s other rows: main up to 64% of the non-zeros, the helper the
+//!    rest; with plain SGD the helper also updates its rows of `W1` there;
 //! 4. main: the rest of the update and the divergence checks; the helper
 //!    begins gathering the minibatch after next.
+//!
+//! The helper sorts each minibatch by column in phase 2 (22-28 µs on MNIST),
+//! longer than main's small layers: main fills that wait with its first share
+//! of `dW1`, which is 2-3% faster than the whole backward in phase 3 at 60/40
+//! (`cargo xtask bench --runs 9 --against` the older build, `--split-steps`,
+//! twice). Shares tilted further towards main measured the same, within noise.
 //!
 //! Evaluations split each set in two halves the same way, after phase 4.
 //! Rows and columns are split, sums are not: every number is computed exactly
@@ -26,7 +33,7 @@ use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bp_core::{Float, Targets};
-use bp_layers::sparse::{sparse_correct, SparseRows, EVAL_CHUNK};
+use bp_layers::sparse::{sparse_correct, SparseBatch, SparseRows, EVAL_CHUNK};
 use bp_layers::{MultiLayerNet, ParamMut};
 use ndarray::{s, Array2, Axis};
 use rand_chacha::ChaCha8Rng;
@@ -43,11 +50,20 @@ use crate::loader::Sampler;
 /// longer than any phase of a step, shorter than a scheduler's time slice.
 const SPINS_BEFORE_YIELD: u32 = 1 << 14;
 
-/// Main's share of the non-zeros in phase 3: the helper also updates and
-/// checks its rows of `W1` there (with plain SGD). MNIST, main's time per
-/// step in phase 3 (its own work, then waiting for the helper): half 18 + 6.5 µs,
-/// three fifths 21 + 0.5 µs.
-const MAIN_SHARE: (usize, usize) = (3, 5);
+/// Where `dW1`'s rows are cut, as shares of the batch's non-zeros: main's
+/// rows in phase 2 (beside the helper's sort of the next batch), then main's
+/// in phase 3 (the helper also updates and checks its rows of `W1` there).
+const MAIN_COLUMNS: [(usize, usize); 2] = [(1, 5), (16, 25)];
+
+/// The first row of the helper's half of a batch of `n` rows in phase 1.
+fn helper_rows_start(n: usize) -> usize {
+    n / 2
+}
+
+/// Where the batch's `dW1` is cut between phases and threads (see [`MAIN_COLUMNS`]).
+fn column_cuts(x: &SparseBatch, width: usize) -> [usize; 2] {
+    MAIN_COLUMNS.map(|(num, den)| x.split_columns(num, den).min(width))
+}
 
 /// The barrier main and the helper meet at, with a way to give up: either
 /// thread sets `abort` when it stops early (an error or a panic), so the other
@@ -196,7 +212,7 @@ impl Setup<'_, '_> {
     }
 }
 
-fn sparse<F>(batch: &Batch<F>) -> Result<(&bp_layers::sparse::SparseBatch, &[usize])> {
+fn sparse<F>(batch: &Batch<F>) -> Result<(&SparseBatch, &[usize])> {
     match batch {
         Batch::Sparse { rows, labels } => Ok((rows, labels)),
         Batch::Dense(_) => Err(TrainError::data("the two-thread loop needs sparse batches")),
@@ -265,7 +281,7 @@ impl<'a, F: Float> Trainer<'a, F> {
         let shared = Shared {
             net: RwLock::new(net),
             batches: [RwLock::new(batch), RwLock::new(inputs.new_batch())],
-            h1_half: Mutex::new(Array2::zeros((n - n / 2, hidden))),
+            h1_half: Mutex::new(Array2::zeros((n - helper_rows_start(n), hidden))),
             dh1: RwLock::new(Array2::zeros((0, 0))),
             loss_finite: AtomicBool::new(false),
             rows_finite: AtomicBool::new(true),
@@ -375,12 +391,12 @@ fn main<F: Float>(
         let t0 = Instant::now();
         let cur = &shared.batches[(*iter - setup.start) % 2];
         // Phase 1: the first half of h1.
-        let (mut h1, cut) = {
+        let (mut h1, [cut1, cut]) = {
             let net = shared.net.read().map_err(poisoned)?;
             let batch = cur.read().map_err(poisoned)?;
             let (x, _) = sparse(&batch)?;
             let first = &net.affines()[0];
-            let (n, mid) = (x.nrows(), x.nrows() / 2);
+            let (n, mid) = (x.nrows(), helper_rows_start(x.nrows()));
             let mut h1 = Array2::zeros((n, first.output_size()));
             x.affine_forward_rows(
                 0..mid,
@@ -388,36 +404,35 @@ fn main<F: Float>(
                 first.b.view(),
                 h1.slice_mut(s![..mid, ..]),
             )?;
-            (
-                h1,
-                x.split_columns(MAIN_SHARE.0, MAIN_SHARE.1)
-                    .min(first.dw.nrows()),
-            )
+            (h1, column_cuts(x, first.dw.nrows()))
         };
         wait()?;
-        // Phase 2: the rest of the net, down to dh1.
+        // Phase 2: the rest of the net, down to dh1, then the first rows of
+        // dW1, in a buffer of main's own (the helper holds the net in phase 3,
+        // to write its rows).
         let loss = {
             let mut net = shared.net.write().map_err(poisoned)?;
             let batch = cur.read().map_err(poisoned)?;
-            let (_, labels) = sparse(&batch)?;
-            let mid = h1.nrows() / 2;
+            let (x, labels) = sparse(&batch)?;
+            let mid = helper_rows_start(h1.nrows());
             h1.slice_mut(s![mid.., ..])
                 .assign(&*shared.h1_half.lock().map_err(poisoned)?);
             let loss = net.loss_after_first(h1, Targets::Labels(labels))?;
-            *shared.dh1.write().map_err(poisoned)? = net.backward_to_first()?;
+            let dh1 = net.backward_to_first()?;
             shared
                 .loss_finite
                 .store(loss.is_finite(), Ordering::Relaxed);
+            x.affine_backward_cols(dh1.view(), 0..cut1, dw_top.slice_mut(s![..cut1, ..]))?;
+            *shared.dh1.write().map_err(poisoned)? = dh1;
             loss
         };
         wait()?;
-        // Phase 3: the first columns' rows of dW1, in a buffer of main's own
-        // (the helper holds the net, to write its rows).
+        // Phase 3: main's other rows of dW1.
         let db = {
             let batch = cur.read().map_err(poisoned)?;
             let (x, _) = sparse(&batch)?;
             let dh1 = shared.dh1.read().map_err(poisoned)?;
-            x.affine_backward_cols(dh1.view(), 0..cut, dw_top.slice_mut(s![..cut, ..]))?;
+            x.affine_backward_cols(dh1.view(), cut1..cut, dw_top.slice_mut(s![cut1..cut, ..]))?;
             dh1.sum_axis(Axis(0))
         };
         wait()?;
@@ -477,16 +492,15 @@ fn helper<F: Float>(shared: &Shared<'_, F>, setup: &Setup<'_, '_>, mut draw: Dra
                 (&shared.batches[t], &shared.batches[1 - t])
             };
             // Phase 1: the second half of h1.
-            let cut = {
+            let [_, cut] = {
                 let net = shared.net.read().map_err(poisoned)?;
                 let batch = cur.read().map_err(poisoned)?;
                 let (x, _) = sparse(&batch)?;
                 let first = &net.affines()[0];
-                let (n, mid) = (x.nrows(), x.nrows() / 2);
+                let (n, mid) = (x.nrows(), helper_rows_start(x.nrows()));
                 let mut half = shared.h1_half.lock().map_err(poisoned)?;
                 x.affine_forward_rows(mid..n, first.w.view(), first.b.view(), half.view_mut())?;
-                x.split_columns(MAIN_SHARE.0, MAIN_SHARE.1)
-                    .min(first.dw.nrows())
+                column_cuts(x, first.dw.nrows())
             };
             if shared.barrier.wait(1, &mut count).is_err() {
                 return Ok(());
