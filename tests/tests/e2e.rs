@@ -265,11 +265,13 @@ fn gradcheck_passes() {
 
 #[test]
 fn the_same_seed_gives_the_same_accuracies() {
-    // The second run also splits its steps between two threads: same numbers.
+    // The second run also splits its steps between two threads, the fourth
+    // evaluates only its final net: the same numbers.
     let runs: Vec<Value> = [
-        ("a", "7", None),
-        ("b", "7", Some("--split-steps")),
-        ("c", "8", None),
+        ("a", "7", &[][..]),
+        ("b", "7", &["--split-steps"][..]),
+        ("c", "8", &[][..]),
+        ("d", "7", &["--eval-every", "0"][..]),
     ]
     .iter()
     .map(|&(name, seed, extra)| {
@@ -278,6 +280,8 @@ fn the_same_seed_gives_the_same_accuracies() {
         args.extend(extra);
         let o = train("mnist", dir.path(), &args);
         assert_success("a short run", &o);
+        let plotted = dir.path().join("accuracy.png").is_file();
+        assert_eq!(plotted, extra.is_empty() || name == "b", "{name}");
         read_metrics(dir.path())
     })
     .collect();
@@ -295,6 +299,10 @@ fn the_same_seed_gives_the_same_accuracies() {
         runs[0]["loss"], runs[2]["loss"],
         "another seed, another run"
     );
+    assert_eq!(runs[3]["evaluations"], serde_json::json!([]));
+    assert_eq!(runs[3]["eval_every"], 0);
+    assert_eq!(runs[0]["final"], runs[3]["final"]);
+    assert_eq!(runs[0]["loss"], runs[3]["loss"]);
 }
 
 #[test]
@@ -407,6 +415,7 @@ fn bench_against_another_build_reports_both_medians_and_their_ratios() {
         "--warmup",
         "0",
         "--json",
+        "--eval-cost",
         "--against",
     ]
     .map(String::from)
@@ -434,6 +443,13 @@ fn bench_against_another_build_reports_both_medians_and_their_ratios() {
     let expected = v["against"]["median_wall_s"].as_f64().unwrap()
         / v["this"]["median_wall_s"].as_f64().unwrap();
     assert!((whole - expected).abs() < 1e-12, "{v}");
+    // --eval-cost: the same build without scheduled evaluations, and the difference.
+    let no_eval = &v["without_evaluations"];
+    assert_eq!(no_eval["runs"], 1, "{v}");
+    let cost = v["eval_cost_s"].as_f64().expect("an evaluation cost");
+    let expected =
+        v["this"]["median_wall_s"].as_f64().unwrap() - no_eval["median_wall_s"].as_f64().unwrap();
+    assert!((cost - expected).abs() < 1e-12, "{v}");
 
     let o = xtask(&["bench", "--runs", "1", "--against", "/no/such/xtask"]);
     assert_clean_failure(

@@ -27,6 +27,11 @@ pub struct BenchArgs {
     /// one; prints both medians and their ratios.
     #[arg(long, value_name = "EXE")]
     against: Option<PathBuf>,
+    /// Also time this build with `--eval-every 0` (only the final net
+    /// evaluated), alternating with the other runs, and report what the
+    /// scheduled evaluations add to a whole run: the difference of the medians.
+    #[arg(long)]
+    eval_cost: bool,
     /// Options passed on to `train` (after `--`), e.g. `-- --dataset fashion-mnist`.
     #[arg(last = true)]
     train_args: Vec<String>,
@@ -55,25 +60,39 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         bail!("--runs must be at least 1");
     }
     let this = std::env::current_exe().context("cannot find the xtask executable")?;
-    let mut builds = vec![("this build", this)];
+    // (name, program, options added to `train_args`)
+    let mut builds = vec![("this build", this.clone(), Vec::new())];
     if let Some(other) = &args.against {
         if !other.is_file() {
             bail!("--against {}: no such program", other.display());
         }
-        builds.push(("--against", other.clone()));
+        builds.push(("--against", other.clone(), Vec::new()));
+    }
+    if args.eval_cost {
+        if args
+            .train_args
+            .iter()
+            .any(|a| a.starts_with("--eval-every"))
+        {
+            bail!("--eval-cost sets --eval-every itself: leave it out of the train options");
+        }
+        let no_eval = vec!["--eval-every".to_string(), "0".to_string()];
+        builds.push(("without evaluations", this, no_eval));
     }
     let out = std::env::temp_dir().join(format!("bp-bench-{}", std::process::id()));
     let mut runs: Vec<Vec<Run>> = vec![Vec::with_capacity(args.runs); builds.len()];
     for i in 0..args.warmup {
-        for (b, (name, exe)) in builds.iter().enumerate() {
-            time_run(exe, &out.join(format!("warmup{i}-{b}")), &args.train_args)
+        for (b, (name, exe, extra)) in builds.iter().enumerate() {
+            let train_args = [&args.train_args[..], extra].concat();
+            time_run(exe, &out.join(format!("warmup{i}-{b}")), &train_args)
                 .with_context(|| format!("{name}: warm-up run {} failed", i + 1))?;
         }
     }
     // Alternating, so a slow spell of the machine hits both builds alike.
     for i in 0..args.runs {
-        for (b, (name, exe)) in builds.iter().enumerate() {
-            let run = time_run(exe, &out.join(format!("run{i}-{b}")), &args.train_args)
+        for (b, (name, exe, extra)) in builds.iter().enumerate() {
+            let train_args = [&args.train_args[..], extra].concat();
+            let run = time_run(exe, &out.join(format!("run{i}-{b}")), &train_args)
                 .with_context(|| format!("{name}: training run {} failed", i + 1))?;
             if !args.json {
                 eprintln!(
@@ -93,33 +112,54 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&out);
     let split_steps = args.train_args.iter().any(|a| a == "--split-steps");
     let this = Summary::of(&runs[0]);
-    match runs.get(1).map(|r| Summary::of(r)) {
-        None if args.json => println!("{}", this.json()),
-        None => this.print(split_steps),
-        Some(other) if args.json => println!(
-            "{}",
-            serde_json::json!({
-                "this": this.json(),
-                "against": other.json(),
-                "ratios": serde_json::Map::from_iter(
-                    ratios(&this, &other).map(|(k, v)| (k.to_string(), v.into()))
-                ),
-            })
-        ),
-        Some(other) => {
-            println!("this build:");
-            this.print(split_steps);
-            println!("--against {}:", builds[1].1.display());
-            other.print(split_steps);
-            let r: Vec<String> = ratios(&this, &other)
-                .iter()
-                .map(|(k, v)| format!("{} {v:.3}", k.replace('_', " ")))
-                .collect();
-            println!(
-                "ratios of the medians, --against / this build (above 1: this build is faster): {}",
-                r.join(", ")
-            );
+    let other = args.against.as_ref().map(|_| Summary::of(&runs[1]));
+    let no_eval = args.eval_cost.then(|| Summary::of(&runs[builds.len() - 1]));
+    if args.json {
+        let mut json = serde_json::Map::new();
+        json.insert("this".into(), this.json());
+        if let Some(other) = &other {
+            json.insert("against".into(), other.json());
+            let r = ratios(&this, other).map(|(k, v)| (k.to_string(), v.into()));
+            json.insert("ratios".into(), serde_json::Map::from_iter(r).into());
         }
+        if let Some(no_eval) = &no_eval {
+            json.insert("without_evaluations".into(), no_eval.json());
+            json.insert("eval_cost_s".into(), (this.wall - no_eval.wall).into());
+        }
+        // Without other builds, the summary alone, as before.
+        let json = match (&other, &no_eval) {
+            (None, None) => this.json(),
+            _ => json.into(),
+        };
+        println!("{json}");
+        return Ok(());
+    }
+    if other.is_some() || no_eval.is_some() {
+        println!("this build:");
+    }
+    this.print(split_steps);
+    if let Some(other) = &other {
+        println!("--against {}:", builds[1].1.display());
+        other.print(split_steps);
+        let r: Vec<String> = ratios(&this, other)
+            .iter()
+            .map(|(k, v)| format!("{} {v:.3}", k.replace('_', " ")))
+            .collect();
+        println!(
+            "ratios of the medians, --against / this build (above 1: this build is faster): {}",
+            r.join(", ")
+        );
+    }
+    if let Some(no_eval) = &no_eval {
+        println!("this build without evaluations (--eval-every 0, the final net's only):");
+        no_eval.print(split_steps);
+        println!(
+            "the {} evaluations add {:.3} s to a whole run (median {:.3} s against {:.3} s)",
+            this.evaluations,
+            this.wall - no_eval.wall,
+            this.wall,
+            no_eval.wall
+        );
     }
     Ok(())
 }
@@ -256,16 +296,20 @@ impl Summary {
             self.us_per_iter,
             train_gflop / train
         );
-        println!(
-            "  eval           {eval:.3} s  ({} evaluations, {}; {:.1} GFLOP/s dense-equivalent of {eval_gflop:.0} GFLOP)",
-            self.evaluations,
-            if split_steps {
-                "on both threads, pausing training"
-            } else {
-                "beside training when 2+ cores"
-            },
-            eval_gflop / eval
-        );
+        if self.evaluations == 0.0 {
+            println!("  eval           {eval:.3} s  (the final net only)");
+        } else {
+            println!(
+                "  eval           {eval:.3} s  ({} evaluations, {}; {:.1} GFLOP/s dense-equivalent of {eval_gflop:.0} GFLOP)",
+                self.evaluations,
+                if split_steps {
+                    "on both threads, pausing training"
+                } else {
+                    "beside training when 2+ cores"
+                },
+                eval_gflop / eval
+            );
+        }
         println!("  peak memory    {:.0} MB", self.peak);
         println!("  test accuracy  {:.4}", self.acc);
     }

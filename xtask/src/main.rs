@@ -22,7 +22,7 @@ enum Command {
     /// Download (or copy from a mirror) and verify an MNIST-family data set.
     FetchMnist(fetch::FetchArgs),
     /// Train the two-layer net (fetches the data if missing), write metrics and plots.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Compare backprop against numerical gradients on three training images.
     Gradcheck(train::GradcheckArgs),
     /// Test accuracy and confusion matrix of a saved model.

@@ -75,6 +75,11 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = DEFAULT_SEED, value_name = "N")]
     pub seed: u64,
 
+    /// Evaluate on both whole splits every N iterations, from iteration 0
+    /// [default: once per epoch, as the seed]. 0: only the final net
+    #[arg(long, value_name = "N")]
+    pub eval_every: Option<usize>,
+
     /// Output directory [default: runs/latest at the workspace root]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -144,6 +149,7 @@ impl TrainArgs {
             optimizer,
             sampling: self.sampling.parse::<Sampling>()?,
             seed: self.seed,
+            eval_every: self.eval_every,
         };
         config.validate()?;
         Ok((config, self.precision.parse()?, self.input_path.parse()?))
@@ -341,11 +347,24 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
 
     let (train_acc, test_acc) = (history.train_acc(), history.test_acc());
     let mut written = vec![metrics_path];
-    for name in ["accuracy.png", "accuracy.svg"] {
-        let path = out.join(name);
-        bp_plot::plot_accuracy(&path, &train_acc, &test_acc)
-            .with_context(|| format!("cannot plot {}", path.display()))?;
-        written.push(path);
+    let every = config.eval_every(data.train.len());
+    let plot = bp_plot::PlotOptions {
+        x_label: if every == config.epoch_len(data.train.len()) {
+            "epochs".into()
+        } else {
+            format!("evaluations (every {every} iterations)")
+        },
+        ..bp_plot::PlotOptions::default()
+    };
+    if train_acc.is_empty() {
+        println!("no accuracy plot: no evaluation before the final one (--eval-every 0)");
+    } else {
+        for name in ["accuracy.png", "accuracy.svg"] {
+            let path = out.join(name);
+            bp_plot::plot_accuracy_with(&path, &train_acc, &test_acc, &plot)
+                .with_context(|| format!("cannot plot {}", path.display()))?;
+            written.push(path);
+        }
     }
     let loss_path = out.join("loss.png");
     bp_plot::plot_loss(&loss_path, &history.loss)

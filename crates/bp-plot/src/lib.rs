@@ -167,6 +167,9 @@ pub struct PlotOptions {
     pub size: (u32, u32),
     /// Optional title above the plot (the seed's figure has none).
     pub title: Option<String>,
+    /// The accuracy figure's x-axis label (the seed's: `epochs`), for
+    /// histories evaluated on another schedule.
+    pub x_label: String,
 }
 
 impl Default for PlotOptions {
@@ -174,6 +177,7 @@ impl Default for PlotOptions {
         Self {
             size: DEFAULT_SIZE,
             title: None,
+            x_label: "epochs".into(),
         }
     }
 }
@@ -434,7 +438,7 @@ where
         .y_label_formatter(&y_fmt)
         .label_style(font((18.0 * scale).max(13.0)))
         .axis_desc_style(font((21.0 * scale).max(15.0)))
-        .x_desc("epochs")
+        .x_desc(options.x_label.as_str())
         .y_desc("accuracy")
         .axis_style(BLACK.stroke_width(1))
         .draw()

@@ -230,6 +230,7 @@ fn custom_size_and_title() -> TestResult {
     let options = PlotOptions {
         size: (400, 300),
         title: Some("MNIST".into()),
+        ..PlotOptions::default()
     };
     let (train, test) = seed_like();
     plot_accuracy_with(&path, &train, &test, &options)?;
@@ -239,7 +240,7 @@ fn custom_size_and_title() -> TestResult {
 
     let bad = PlotOptions {
         size: (0, 300),
-        title: None,
+        ..PlotOptions::default()
     };
     let err = plot_accuracy_with(&dir.path().join("bad.png"), &train, &test, &bad);
     assert!(matches!(
@@ -257,8 +258,24 @@ fn render_in_memory() -> TestResult {
     let (train, test) = seed_like();
     let png = render_accuracy(Format::Png, &train, &test, &PlotOptions::default())?;
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    let svg = render_accuracy(Format::Svg, &train, &test, &PlotOptions::default())?;
-    assert!(String::from_utf8(svg)?.contains("train acc"));
+    let svg = String::from_utf8(render_accuracy(
+        Format::Svg,
+        &train,
+        &test,
+        &PlotOptions::default(),
+    )?)?;
+    assert!(svg.contains("train acc"));
+    assert!(svg.contains(">\nepochs\n<"), "{svg}");
+    let relabelled = PlotOptions {
+        x_label: "evaluations (every 300 iterations)".into(),
+        ..PlotOptions::default()
+    };
+    let svg = String::from_utf8(render_accuracy(Format::Svg, &train, &test, &relabelled)?)?;
+    assert!(svg.contains("evaluations (every 300 iterations)"), "{svg}");
+    assert!(
+        !svg.contains(">\nepochs\n<"),
+        "the default label is replaced"
+    );
     Ok(())
 }
 
@@ -404,7 +421,7 @@ fn loss_edge_cases() -> TestResult {
         &loss_curve(100),
         &PlotOptions {
             size: (320, 240),
-            title: None,
+            ..PlotOptions::default()
         },
     )?;
     let img = decode(&small)?;

@@ -37,6 +37,11 @@ pub struct TrainConfig {
     pub sampling: Sampling,
     /// Seeds the generator that fixes the initial weights and the batch order.
     pub seed: u64,
+    /// Iterations between evaluations, counted from iteration 0: `None` for
+    /// the seed's schedule (once per epoch), `Some(0)` for none but the final
+    /// net's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_every: Option<usize>,
 }
 
 impl Default for TrainConfig {
@@ -51,6 +56,7 @@ impl Default for TrainConfig {
             optimizer: OptimizerKind::Sgd,
             sampling: Sampling::WithReplacement,
             seed: DEFAULT_SEED,
+            eval_every: None,
         }
     }
 }
@@ -86,16 +92,26 @@ impl TrainConfig {
         self.optimizer.validate()
     }
 
-    /// Iterations between evaluations, as the seed computes it:
-    /// `max(train_size / batch_size, 1)` (one epoch's worth of batches).
-    pub fn eval_every(&self, train_size: usize) -> usize {
+    /// Iterations per epoch, as the seed computes it:
+    /// `max(train_size / batch_size, 1)`.
+    pub fn epoch_len(&self, train_size: usize) -> usize {
         (train_size / self.batch_size.max(1)).max(1)
     }
 
+    /// Iterations between evaluations: [`TrainConfig::eval_every`], else one
+    /// epoch (the seed). 0: no evaluation before the final one.
+    pub fn eval_every(&self, train_size: usize) -> usize {
+        self.eval_every
+            .unwrap_or_else(|| self.epoch_len(train_size))
+    }
+
     /// The iterations after whose update the model is evaluated: 0 and every
-    /// [`eval_every`](Self::eval_every) iterations below `iters`.
+    /// [`eval_every`](Self::eval_every) iterations below `iters` (none when
+    /// that is 0).
     pub fn eval_iterations(&self, train_size: usize) -> impl Iterator<Item = usize> {
-        (0..self.iters).step_by(self.eval_every(train_size))
+        let every = self.eval_every(train_size);
+        let end = if every == 0 { 0 } else { self.iters };
+        (0..end).step_by(every.max(1))
     }
 
     /// Layer widths of the net this config builds: `[input, hidden..., classes]`.
@@ -340,6 +356,21 @@ mod tests {
     }
 
     #[test]
+    fn a_chosen_schedule_replaces_the_epochs() {
+        let every = |n| TrainConfig {
+            iters: 1000,
+            eval_every: Some(n),
+            ..TrainConfig::default()
+        };
+        let at: Vec<usize> = every(300).eval_iterations(60_000).collect();
+        assert_eq!(at, [0, 300, 600, 900]);
+        assert_eq!(every(300).epoch_len(60_000), 600, "epochs stay epochs");
+        assert_eq!(every(0).eval_iterations(60_000).count(), 0);
+        assert_eq!(every(5000).eval_iterations(60_000).count(), 1);
+        every(0).validate().unwrap();
+    }
+
+    #[test]
     fn invalid_settings_are_rejected() {
         let bad = [
             TrainConfig {
@@ -402,5 +433,13 @@ mod tests {
         assert!(json.contains(r#""sampling":"with-replacement""#), "{json}");
         let back: TrainConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back, c);
+        // The seed's schedule is not written, so older configs read the same.
+        assert!(!json.contains("eval_every"), "{json}");
+        let every = TrainConfig {
+            eval_every: Some(0),
+            ..c
+        };
+        let json = serde_json::to_string(&every).unwrap();
+        assert_eq!(serde_json::from_str::<TrainConfig>(&json).unwrap(), every);
     }
 }

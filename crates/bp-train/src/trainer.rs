@@ -27,7 +27,8 @@ mod paired;
 pub struct Evaluation {
     /// The iteration (0-based) after whose update the model was evaluated.
     pub iter: usize,
-    /// `iter / eval_every`: 0 for the first evaluation, then 1, 2, ...
+    /// The epoch it fell in, `iter / epoch_len` (see [`Plan::epoch_len`]): with
+    /// the seed's schedule 0 for the first evaluation, then 1, 2, ...
     pub epoch: usize,
     /// Accuracy on the whole training set.
     pub train_acc: f64,
@@ -56,7 +57,8 @@ pub struct History {
     /// Loss of each iteration's minibatch, from the forward pass of its backprop
     /// (before the update; the seed logs a second forward pass after it).
     pub loss: Vec<f64>,
-    /// Evaluations in order: iteration 0 and every `eval_every` iterations.
+    /// Evaluations in order: iteration 0 and every `eval_every` iterations
+    /// (see [`TrainConfig::eval_every`]).
     pub evaluations: Vec<Evaluation>,
     /// Evaluation of the returned net, after the last iteration (the same as the
     /// last of `evaluations` when that fell on the last iteration).
@@ -97,14 +99,23 @@ impl History {
 pub struct Plan {
     /// Number of iterations.
     pub iters: usize,
-    /// Iterations between evaluations.
+    /// Iterations between evaluations; 0: none before the final one.
     pub eval_every: usize,
+    /// Iterations per epoch (one pass's worth of batches).
+    pub epoch_len: usize,
     /// Number of evaluations.
     pub evaluations: usize,
     /// Training examples.
     pub train_size: usize,
     /// Test examples.
     pub test_size: usize,
+}
+
+impl Plan {
+    /// Whether the net is evaluated after iteration `iter`'s update.
+    pub fn evaluates_after(&self, iter: usize) -> bool {
+        self.eval_every != 0 && iter % self.eval_every == 0
+    }
 }
 
 /// Receives progress from [`Trainer::run`]; every method does nothing by default.
@@ -265,7 +276,8 @@ impl<'a, F: Float> Trainer<'a, F> {
         self.iter
     }
 
-    /// Iterations between evaluations: `max(train_size / batch_size, 1)`.
+    /// Iterations between evaluations ([`TrainConfig::eval_every`]; by default
+    /// one epoch, `max(train_size / batch_size, 1)`); 0: none but the final one.
     pub fn eval_every(&self) -> usize {
         self.config.eval_every(self.data.train.len())
     }
@@ -275,6 +287,7 @@ impl<'a, F: Float> Trainer<'a, F> {
         Plan {
             iters: self.config.iters,
             eval_every: self.eval_every(),
+            epoch_len: self.config.epoch_len(self.data.train.len()),
             evaluations: self.config.eval_iterations(self.data.train.len()).count(),
             train_size: self.data.train.len(),
             test_size: self.data.test.len(),
@@ -323,7 +336,7 @@ impl<'a, F: Float> Trainer<'a, F> {
     }
 
     /// Runs the remaining iterations, evaluating after iteration 0 and every
-    /// [`eval_every`](Self::eval_every) iterations (the seed's schedule: 17
+    /// [`eval_every`](Self::eval_every) iterations (by default the seed's schedule: 17
     /// evaluations for the defaults on MNIST), then evaluates the final net
     /// ([`History::final_eval`]), and returns the net and its history.
     ///
@@ -361,7 +374,7 @@ impl<'a, F: Float> Trainer<'a, F> {
                     eval_time += t1.elapsed();
                     Some(Evaluation {
                         iter: last,
-                        epoch: last / plan.eval_every,
+                        epoch: last / plan.epoch_len,
                         train_acc,
                         test_acc,
                     })
@@ -423,7 +436,7 @@ impl<'a, F: Float> Trainer<'a, F> {
                 train_time += t0.elapsed();
                 history.loss.push(loss);
                 observer.on_iteration(iter, loss);
-                if iter % plan.eval_every == 0 {
+                if plan.evaluates_after(iter) {
                     match &loader {
                         // The loader thread evaluates between batches. With
                         // `EVALS_IN_FLIGHT` copies of the net waiting there, it
@@ -446,7 +459,7 @@ impl<'a, F: Float> Trainer<'a, F> {
                         _ => {
                             // One evaluation at a time, so they finish in order.
                             if let Some(p) = pending.take() {
-                                eval_time += p.finish(plan.eval_every, history, observer)?;
+                                eval_time += p.finish(plan.epoch_len, history, observer)?;
                             }
                             let job = EvalJob {
                                 net: self.net.clone(),
@@ -461,7 +474,7 @@ impl<'a, F: Float> Trainer<'a, F> {
                             if beside {
                                 pending = Some(p);
                             } else {
-                                eval_time += p.finish(plan.eval_every, history, observer)?;
+                                eval_time += p.finish(plan.epoch_len, history, observer)?;
                             }
                         }
                     }
@@ -472,25 +485,25 @@ impl<'a, F: Float> Trainer<'a, F> {
                     }
                 }
                 for done in order.ready() {
-                    eval_time += record(done, plan.eval_every, history, observer);
+                    eval_time += record(done, plan.epoch_len, history, observer);
                 }
                 if let Some(p) = pending.take_if(|p| p.handle.is_finished()) {
-                    eval_time += p.finish(plan.eval_every, history, observer)?;
+                    eval_time += p.finish(plan.epoch_len, history, observer)?;
                 }
             }
             if let Some(p) = pending.take() {
-                eval_time += p.finish(plan.eval_every, history, observer)?;
+                eval_time += p.finish(plan.epoch_len, history, observer)?;
             }
             if let Some(loader) = &loader {
                 while order.on_loader() > 0 {
                     order.loader_done(loader.evaluated()?);
                     for done in order.ready() {
-                        eval_time += record(done, plan.eval_every, history, observer);
+                        eval_time += record(done, plan.epoch_len, history, observer);
                     }
                 }
             }
             for done in order.ready() {
-                eval_time += record(done, plan.eval_every, history, observer);
+                eval_time += record(done, plan.epoch_len, history, observer);
             }
             Ok(())
         })?;
@@ -570,7 +583,7 @@ impl Pending<'_> {
     /// Waits for the evaluation, records it and tells the observer; returns its time.
     fn finish(
         self,
-        eval_every: usize,
+        epoch_len: usize,
         history: &mut History,
         observer: &mut dyn Observer,
     ) -> Result<Duration> {
@@ -583,20 +596,20 @@ impl Pending<'_> {
             accs,
             took,
         };
-        Ok(record(done, eval_every, history, observer))
+        Ok(record(done, epoch_len, history, observer))
     }
 }
 
 /// Records a finished evaluation and tells the observer; returns its time.
 fn record(
     done: Evaluated,
-    eval_every: usize,
+    epoch_len: usize,
     history: &mut History,
     observer: &mut dyn Observer,
 ) -> Duration {
     let eval = Evaluation {
         iter: done.iter,
-        epoch: done.iter / eval_every,
+        epoch: done.iter / epoch_len,
         train_acc: done.accs.0,
         test_acc: done.accs.1,
     };

@@ -185,7 +185,7 @@ struct Setup<'s, 'a> {
     data: TrainData<'a>,
     start: usize,
     iters: usize,
-    eval_every: usize,
+    plan: Plan,
 }
 
 impl Setup<'_, '_> {
@@ -252,7 +252,7 @@ impl<'a, F: Float> Trainer<'a, F> {
             data: self.data,
             start: self.iter,
             iters: plan.iters,
-            eval_every: plan.eval_every,
+            plan: *plan,
         };
         let first = &self.net.affines()[0];
         let (hidden, n) = (first.output_size(), self.config.batch_size);
@@ -460,7 +460,7 @@ fn main<F: Float>(
         history.loss.push(loss);
         observer.on_iteration(done, loss);
         wait()?;
-        if done % setup.eval_every == 0 {
+        if setup.plan.evaluates_after(done) {
             let t1 = Instant::now();
             let mine = setup.count_correct(&**shared.net.read().map_err(poisoned)?, 0)?;
             wait()?;
@@ -468,7 +468,7 @@ fn main<F: Float>(
             let acc = |k: usize, n: usize| (mine[k] + theirs[k]) as f64 / n.max(1) as f64;
             let eval = Evaluation {
                 iter: done,
-                epoch: done / setup.eval_every,
+                epoch: done / setup.plan.epoch_len,
                 train_acc: acc(0, setup.train.nrows()),
                 test_acc: acc(1, setup.test.nrows()),
             };
@@ -547,7 +547,7 @@ fn helper<F: Float>(shared: &Shared<'_, F>, setup: &Setup<'_, '_>, mut draw: Dra
             if shared.barrier.wait(1, &mut count).is_err() {
                 return Ok(());
             }
-            if iter % setup.eval_every == 0 {
+            if setup.plan.evaluates_after(iter) {
                 let net = shared.net.read().map_err(poisoned)?;
                 *shared.correct.lock().map_err(poisoned)? = setup.count_correct(&net, 1)?;
                 drop(net);
