@@ -92,7 +92,7 @@ pub struct TrainArgs {
     /// Split each training step between two threads (sparse input path only).
     /// Same numbers; faster steps in calm spells, but evaluations then pause
     /// training instead of running beside it, so the default MNIST run takes
-    /// longer (about 1.15 s against 1.0 s), and much longer when other programs
+    /// longer (about 1.1 s against 0.9 s), and much longer when other programs
     /// keep the cores busy.
     #[arg(long)]
     pub split_steps: bool,

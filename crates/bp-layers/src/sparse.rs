@@ -20,7 +20,12 @@
 //!   with no `unsafe` here;
 //! * with FMA they sum with fused multiply-adds (one rounding per term, about
 //!   10% faster), and the backward reads `dout` from rows copied onto 64-byte
-//!   boundaries (loads that straddle two cache lines cost about twice).
+//!   boundaries (loads that straddle two cache lines cost about twice);
+//! * the forward is bound by fetching `W`'s rows from L2, a cache line at a
+//!   time: with enough non-zeros it first copies `W` into rows of whole lines
+//!   that start on a line boundary plus a small array of the last columns
+//!   (MNIST's rows of 50 floats: 3 lines instead of 4, 14% faster), the same
+//!   bits.
 
 use std::ops::Range;
 

@@ -244,11 +244,11 @@ impl<'a, F: Float> Trainer<'a, F> {
     /// Whether [`run`](Self::run) splits each training step between two threads
     /// (default: no). Only the sparse input path does; results do not depend on it.
     ///
-    /// Steps get faster in calm spells (MNIST defaults: 79-82 µs against 88-91
-    /// in alternating runs), but each evaluation then pauses training, on both
-    /// threads, instead of running beside it; so the default MNIST run takes
-    /// longer as a whole (1.13-1.18 s against 0.99-1.03 s). It pays when
-    /// evaluations are rare. The two threads work in lockstep, so a busy machine
+    /// Steps get faster in calm spells (MNIST defaults: 74.8-77.9 µs against
+    /// 77.6-79 as medians of 9 runs), but each evaluation then pauses training,
+    /// on both threads, instead of running beside it; so the default MNIST run
+    /// takes longer as a whole (1.05-1.13 s against 0.89-0.90 s). It pays when
+    /// evaluations are rare (with none but the final one: 0.86 s against 0.89). The two threads work in lockstep, so a busy machine
     /// slows it down more than the default (two benches in a busy spell: 148 µs
     /// a step against 92; beside a busy loop: 3.3-3.7 s against 1.7-1.8 s).
     pub fn with_split_steps(mut self, split: bool) -> Self {
