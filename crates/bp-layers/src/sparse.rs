@@ -716,6 +716,8 @@ mod simd {
             let rows = w.len() / (M + T).max(1);
             let mut buf: Vec<F> = Vec::with_capacity(rows * M + per_line);
             // As in `aligned_rows`: the buffer never grows past its capacity.
+            // (Not a helper shared with it: that made the backward 22.5 -> 23.6
+            // µs in criterion, through the compiler's inlining.)
             let lead = match buf.as_ptr().align_offset(64) {
                 o if o < per_line => o,
                 _ => 0,
@@ -886,7 +888,8 @@ mod simd {
                 (96, 4) => return forward_split::<F, 96, 4, FUSED>(x, scale, w, b, out),
                 (16, 4) => return forward_split::<F, 16, 4, FUSED>(x, scale, w, b, out),
                 (8, 2) => return forward_split::<F, 8, 2, FUSED>(x, scale, w, b, out),
-                // Whole lines already: aligned, a row fetches one line less.
+                // Whole lines already: aligned, a row of `W` fetches one line
+                // less when `W` itself does not start on a line boundary.
                 (16, 0) => return forward_split::<F, 16, 0, FUSED>(x, scale, w, b, out),
                 (32, 0) => return forward_split::<F, 32, 0, FUSED>(x, scale, w, b, out),
                 (64, 0) => return forward_split::<F, 64, 0, FUSED>(x, scale, w, b, out),
