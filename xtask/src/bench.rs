@@ -114,6 +114,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let this = Summary::of(&runs[0]);
     let other = args.against.as_ref().map(|_| Summary::of(&runs[1]));
     let no_eval = args.eval_cost.then(|| Summary::of(&runs[builds.len() - 1]));
+    if args.json && other.is_none() && no_eval.is_none() {
+        println!("{}", this.json());
+        return Ok(());
+    }
     if args.json {
         let mut json = serde_json::Map::new();
         json.insert("this".into(), this.json());
@@ -126,12 +130,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             json.insert("without_evaluations".into(), no_eval.json());
             json.insert("eval_cost_s".into(), (this.wall - no_eval.wall).into());
         }
-        // Without other builds, the summary alone, as before.
-        let json = match (&other, &no_eval) {
-            (None, None) => this.json(),
-            _ => json.into(),
-        };
-        println!("{json}");
+        println!("{}", serde_json::Value::from(json));
         return Ok(());
     }
     if other.is_some() || no_eval.is_some() {

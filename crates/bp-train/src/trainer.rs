@@ -248,9 +248,10 @@ impl<'a, F: Float> Trainer<'a, F> {
     /// 77.6-79 as medians of 9 runs), but each evaluation then pauses training,
     /// on both threads, instead of running beside it; so the default MNIST run
     /// takes longer as a whole (1.05-1.13 s against 0.89-0.90 s). It pays when
-    /// evaluations are rare (with none but the final one: 0.86 s against 0.89). The two threads work in lockstep, so a busy machine
-    /// slows it down more than the default (two benches in a busy spell: 148 µs
-    /// a step against 92; beside a busy loop: 3.3-3.7 s against 1.7-1.8 s).
+    /// evaluations are rare (with none but the final one: 0.86 s against 0.89).
+    /// The two threads work in lockstep, so a busy machine slows it down more
+    /// than the default (two benches in a busy spell: 148 µs a step against 92;
+    /// beside a busy loop: 3.3-3.7 s against 1.7-1.8 s).
     pub fn with_split_steps(mut self, split: bool) -> Self {
         self.split_steps = split;
         self
@@ -336,8 +337,8 @@ impl<'a, F: Float> Trainer<'a, F> {
     }
 
     /// Runs the remaining iterations, evaluating after iteration 0 and every
-    /// [`eval_every`](Self::eval_every) iterations (by default the seed's schedule: 17
-    /// evaluations for the defaults on MNIST), then evaluates the final net
+    /// [`eval_every`](Self::eval_every) iterations (by default the seed's
+    /// schedule: 17 evaluations for the defaults on MNIST), then evaluates the final net
     /// ([`History::final_eval`]), and returns the net and its history.
     ///
     /// With prefetching on ([`with_prefetch`](Self::with_prefetch)), a loader
