@@ -897,6 +897,18 @@ mod simd {
                 _ => {}
             }
         }
+        forward_rows::<F, FUSED>(x, scale, w, b, out)
+    }
+
+    /// The row kernels on `W` as it is, without [`SplitRows`].
+    #[inline(always)]
+    fn forward_rows<F: Float, const FUSED: bool>(
+        x: &Csr<'_>,
+        scale: F,
+        w: &[F],
+        b: &[F],
+        out: &mut [F],
+    ) {
         by_width!(
             b.len(),
             FUSED,
@@ -1077,23 +1089,6 @@ mod simd {
             }
         }
 
-        /// The row kernels without [`SplitRows`], as `forward_impl` picks them.
-        fn by_rows<F: Float, const FUSED: bool>(
-            x: &Csr<'_>,
-            scale: F,
-            w: &[F],
-            b: &[F],
-            out: &mut [F],
-        ) {
-            by_width!(
-                b.len(),
-                FUSED,
-                forward_fixed,
-                forward_any,
-                (x, scale, w, b, out)
-            )
-        }
-
         fn split_gives_the_same_bits<F: Float>(to_bits: fn(F) -> u64) {
             let (rows, width) = (120, 40);
             let (indptr, cols, vals, _) = case(rows, width);
@@ -1114,11 +1109,11 @@ mod simd {
                 split_widths += usize::from(n >= per_line);
                 let (mut out, mut expected) = (vec![F::zero(); rows * n], vec![F::one(); rows * n]);
                 forward_impl::<F, true>(&csr, scale, &w, &b, &mut out);
-                by_rows::<F, true>(&csr, scale, &w, &b, &mut expected);
+                forward_rows::<F, true>(&csr, scale, &w, &b, &mut expected);
                 let bits = |v: &[F]| v.iter().map(|&x| to_bits(x)).collect::<Vec<_>>();
                 assert_eq!(bits(&out), bits(&expected), "fused, n = {n}");
                 forward_impl::<F, false>(&csr, scale, &w, &b, &mut out);
-                by_rows::<F, false>(&csr, scale, &w, &b, &mut expected);
+                forward_rows::<F, false>(&csr, scale, &w, &b, &mut expected);
                 assert_eq!(bits(&out), bits(&expected), "unfused, n = {n}");
             }
             assert!(split_widths >= 6);
