@@ -1,13 +1,18 @@
 //! Helpers shared by the workspace-level end-to-end tests in `tests/tests/`.
 //!
 //! The tests run the real commands (`cargo xtask ...`, through the alias in
-//! `.cargo/config.toml`, so xtask is built in release) on the real data sets,
-//! which they take from the shared local mirror `../shared/data` (override the
-//! location with `BP_SHARED_DATA`). A missing mirror makes the tests fail with a
-//! message saying so: they never skip.
+//! `.cargo/config.toml`, so xtask is built in release) on the real data sets.
+//! Those come the way a user gets them: through bp-data's verifying fetch, from
+//! `$BP_MIRROR/<dataset>` or the public mirrors, once per run into one cache
+//! (`<target>/tmp/real-data`). Data that cannot be had make the tests fail, with
+//! one line naming `BP_MIRROR`: they never skip.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use bp_data::fetch::{fetch, FetchOptions};
+use bp_data::Dataset;
 
 /// The workspace root (the parent of this package's directory).
 pub fn workspace_root() -> PathBuf {
@@ -15,30 +20,42 @@ pub fn workspace_root() -> PathBuf {
     manifest.parent().unwrap_or(manifest).to_path_buf()
 }
 
-/// The shared data directory: `$BP_SHARED_DATA`, else `<workspace root>/../shared/data`.
-pub fn shared_data_root() -> PathBuf {
-    match std::env::var_os("BP_SHARED_DATA") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => workspace_root().join("..").join("shared").join("data"),
+/// Cargo's target directory: `$CARGO_TARGET_DIR`, else `<workspace root>/target`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => workspace_root().join(d),
+        _ => workspace_root().join("target"),
     }
 }
 
-/// The local mirror of data set `name` (`mnist` or `fashion-mnist`).
+/// The data directory every test reads the real sets from (`<dir>/<dataset>/`):
+/// `dataset` is fetched into it when missing, at most once per test process.
 ///
 /// # Panics
-/// If the directory does not hold the data set's training images: the end-to-end
-/// tests need the real data and fail, with this message, rather than skip.
-pub fn shared_mirror(name: &str) -> PathBuf {
-    let dir = shared_data_root().join(name);
-    let probe = dir.join("train-images-idx3-ubyte.gz");
-    let raw = dir.join("train-images-idx3-ubyte");
-    assert!(
-        probe.is_file() || raw.is_file(),
-        "the end-to-end tests need the real {name} data set at {} (the shared local mirror; \
-         set BP_SHARED_DATA to the folder holding mnist/ and fashion-mnist/)",
-        dir.display()
-    );
-    dir
+/// If the data set cannot be fetched: one line that names `BP_MIRROR` and every
+/// mirror tried.
+pub fn real_data(dataset: &str) -> PathBuf {
+    // The data sets already fetched and verified by this process.
+    static DONE: Mutex<Vec<Dataset>> = Mutex::new(Vec::new());
+    let root = target_dir().join("tmp").join("real-data");
+    let dataset: Dataset = dataset
+        .parse()
+        .unwrap_or_else(|e| panic!("a test names a data set that does not exist: {e}"));
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if !done.contains(&dataset) {
+        let result = FetchOptions::default()
+            .with_env_mirror(dataset)
+            .and_then(|opts| fetch(dataset, &root.join(dataset.name()), &opts, &mut |_| {}));
+        if let Err(e) = result {
+            panic!(
+                "the real {dataset} data set is needed and could not be fetched \
+                 (set BP_MIRROR to a local copy holding {dataset}/): {}",
+                e.to_string().replace('\n', " ")
+            );
+        }
+        done.push(dataset);
+    }
+    root
 }
 
 /// Runs `cargo xtask <args>` from the workspace root and returns its output.

@@ -3,13 +3,13 @@
 //!
 //! The full default MNIST run (10000 iterations) happens once per test process;
 //! the tests about its figure, its model and its metrics share it. Every other
-//! run is short. Data are fetched from the shared local mirror into a data
-//! directory under cargo's test scratch folder (never the user's `data/`).
+//! run is short. Data are fetched once, by the product's own fetch, into the
+//! tests' cache under cargo's target folder (never the user's `data/`).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use bp_tests::{assert_success, shared_mirror, stderr, stdout, xtask};
+use bp_tests::{assert_success, real_data, stderr, stdout, xtask};
 use serde_json::Value;
 
 /// Scratch space of these tests (cargo's per-target temporary folder).
@@ -17,15 +17,13 @@ fn scratch() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e")
 }
 
-/// The data options of a command: a scratch data directory and the shared mirror.
+/// The data options of a command: the data set, in the tests' cache.
 fn data_args(dataset: &str) -> Vec<String> {
     vec![
         "--dataset".into(),
         dataset.into(),
         "--data-dir".into(),
-        scratch().join("data").display().to_string(),
-        "--mirror".into(),
-        shared_mirror(dataset).display().to_string(),
+        real_data(dataset).display().to_string(),
     ]
 }
 

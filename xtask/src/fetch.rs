@@ -19,9 +19,15 @@ pub struct DataArgs {
     pub data_dir: Option<PathBuf>,
 
     /// A mirror to try first: an http(s) base URL, or a directory holding the
-    /// canonical file names (e.g. ../shared/data/mnist). Repeatable.
+    /// data set's canonical file names (e.g. /mnt/copy/mnist). Repeatable; tried
+    /// before $BP_MIRROR/<dataset> and the public mirrors.
     #[arg(long = "mirror", value_name = "URL_OR_DIR")]
     pub mirrors: Vec<Mirror>,
+
+    /// Test only: replaces the data set's public mirrors (the tests point them at
+    /// a loopback port that refuses, to check the error without internet).
+    #[arg(long = "public-mirror", value_name = "URL", hide = true)]
+    pub public_mirrors: Vec<Mirror>,
 
     /// Keep only the .gz files: no verified uncompressed copy beside them (saves
     /// 55 MB of disk per data set; every load then decompresses, about 0.05 s more).
@@ -64,35 +70,23 @@ impl DataArgs {
         self.data_dir().join(self.dataset.name())
     }
 
-    /// The mirrors to try before the public ones: every `--mirror`, then the
-    /// shared local copy `<workspace root>/../shared/data/<dataset>` if it exists.
-    pub fn mirrors(&self) -> Vec<Mirror> {
+    /// Fetch options for these arguments: every `--mirror`, then
+    /// `$BP_MIRROR/<dataset>`, then the public mirrors (or `--public-mirror`s).
+    pub fn fetch_options(&self, force: bool) -> anyhow::Result<FetchOptions> {
         let mut mirrors = self.mirrors.clone();
-        let local = workspace_root()
-            .join("..")
-            .join("shared")
-            .join("data")
-            .join(self.dataset.name());
-        if let Ok(local) = local.canonicalize() {
-            let same = |m: &Mirror| match m {
-                Mirror::Dir(d) => d.canonicalize().is_ok_and(|d| d == local),
-                Mirror::Url(_) => false,
-            };
-            if local.is_dir() && !mirrors.iter().any(same) {
-                mirrors.push(Mirror::Dir(local));
-            }
-        }
-        mirrors
-    }
-
-    /// Fetch options for these arguments.
-    pub fn fetch_options(&self, force: bool) -> FetchOptions {
-        FetchOptions {
-            mirrors: self.mirrors(),
+        let default_mirrors = self.public_mirrors.is_empty();
+        let opts = FetchOptions {
+            mirrors: Vec::new(),
+            default_mirrors,
             force,
             raw_copy: !self.no_raw_copy,
             ..FetchOptions::default()
-        }
+        };
+        let mut opts = opts.with_env_mirror(self.dataset)?;
+        mirrors.append(&mut opts.mirrors);
+        mirrors.extend(self.public_mirrors.iter().cloned());
+        opts.mirrors = mirrors;
+        Ok(opts)
     }
 }
 
@@ -215,7 +209,7 @@ fn fetch_and_load(
     verbose: bool,
 ) -> anyhow::Result<(FetchReport, MnistData)> {
     let dest = args.dataset_dir();
-    let opts = args.fetch_options(force);
+    let opts = args.fetch_options(force)?;
     let mut progress = Progress::new(verbose);
     let result =
         bp_data::fetch::fetch_and_load(args.dataset, &dest, &opts, &mut |e| progress.event(e));
@@ -301,7 +295,9 @@ mod tests {
                 Mirror::Dir("some/dir".into())
             ]
         );
-        assert_eq!(d.mirrors()[..2], d.mirrors[..]);
+        let opts = d.fetch_options(false).expect("options");
+        assert_eq!(opts.mirrors[..2], d.mirrors[..]);
+        assert!(opts.default_mirrors);
         assert!(cli.fetch.force);
 
         let e = Cli::try_parse_from(["x", "--dataset", "cifar"])
@@ -312,5 +308,22 @@ mod tests {
             "{e}"
         );
         assert!(Cli::try_parse_from(["x", "--mirror", "ftp://x/"]).is_err());
+
+        // The test-only public mirrors replace the data set's own, after the rest.
+        let cli = Cli::try_parse_from([
+            "x",
+            "--mirror",
+            "some/dir",
+            "--public-mirror",
+            "http://127.0.0.1:9/",
+        ])
+        .expect("public mirror");
+        let opts = cli.fetch.data.fetch_options(true).expect("options");
+        assert!(!opts.default_mirrors && opts.force);
+        assert_eq!(opts.mirrors.first(), Some(&Mirror::Dir("some/dir".into())));
+        assert_eq!(
+            opts.mirrors.last(),
+            Some(&Mirror::Url("http://127.0.0.1:9/".into()))
+        );
     }
 }

@@ -9,9 +9,10 @@
 //! - `load_dir` / `load_dir_verified` (raw and gzip first): all four files, two
 //!   threads; the verified ones hash while reading.
 //!
-//! `cargo bench -p bp-data --bench load`. Reads
-//! `<workspace>/../shared/data/mnist/` (override with `BP_SHARED_DATA`) when
-//! present, so the verified loads check the real checksums; otherwise it generates
+//! `cargo bench -p bp-data --bench load`. Reads the real MNIST from the product's
+//! data directory (`$BP_DATA_DIR/mnist`, else `data/mnist` at the workspace root,
+//! where `cargo xtask fetch-mnist` puts it) when present, so the verified loads
+//! check the real checksums; otherwise it generates
 //! a synthetic set of the same size and compressibility (19% non-zero pixels) in a
 //! temporary directory and benches only the unverified readers and the
 //! verifier's decompress-and-hash cost (with checksums of the synthetic files).
@@ -24,11 +25,11 @@ use bp_data::{DataFile, Dataset, FileKind};
 use criterion::{criterion_main, Criterion};
 use sha2::{Digest, Sha256};
 
-/// The shared MNIST directory, if present.
-fn shared_mnist() -> Option<PathBuf> {
-    let base = match std::env::var_os("BP_SHARED_DATA") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+/// The fetched MNIST directory, if present.
+fn fetched_mnist() -> Option<PathBuf> {
+    let base = match std::env::var_os("BP_DATA_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data"),
     };
     let dir = base.join("mnist");
     dir.join("train-images-idx3-ubyte.gz")
@@ -92,7 +93,7 @@ fn load(c: &mut Criterion) {
     let raw_dir = tmp.path().join("raw");
     std::fs::create_dir_all(&gz_dir).expect("mkdir");
     std::fs::create_dir_all(&raw_dir).expect("mkdir");
-    let real = shared_mnist();
+    let real = fetched_mnist();
     let set = match &real {
         Some(dir) => {
             eprintln!("load bench: MNIST from {}", dir.display());
@@ -100,13 +101,13 @@ fn load(c: &mut Criterion) {
                 .iter()
                 .map(|k| {
                     let a = idx::read_idx_file(&dir.join(format!("{}.gz", k.file_name())))
-                        .expect("the shared copy parses");
+                        .expect("the fetched copy parses");
                     (k.file_name(), idx::encode(&a, false))
                 })
                 .collect()
         }
         None => {
-            eprintln!("load bench: no shared MNIST; a synthetic set of the same size");
+            eprintln!("load bench: no fetched MNIST; a synthetic set of the same size");
             synthetic()
         }
     };

@@ -262,6 +262,10 @@ impl fmt::Display for MissingHint<'_> {
     }
 }
 
+/// The mirror variable's name, here so that the error can name it without the
+/// `download` feature (`bp_data::fetch::MIRROR_ENV` is this).
+pub(crate) const MIRROR_ENV_NAME: &str = "BP_MIRROR";
+
 struct FetchFailedDisplay<'a> {
     file: &'a str,
     dest: &'a PathBuf,
@@ -284,11 +288,12 @@ impl fmt::Display for FetchFailedDisplay<'_> {
         }
         write!(
             f,
-            "\nTo use a local copy, give a directory holding the canonical files \
-             ({0}.gz or {0}) as a mirror (e.g. `cargo xtask fetch-mnist --mirror DIR`), \
-             or copy them into {1}",
+            "\nWithout internet, set {env} to a local copy: a directory (or URL) under which \
+             <dataset>/{0}.gz is found, such as a folder holding mnist/ and fashion-mnist/; \
+             or copy {0}.gz into {1}",
             self.file,
-            self.dest.parent().unwrap_or(self.dest).display()
+            self.dest.parent().unwrap_or(self.dest).display(),
+            env = MIRROR_ENV_NAME,
         )
     }
 }

@@ -20,9 +20,8 @@
 //! use bp_data::Dataset;
 //! use std::path::Path;
 //!
-//! let mut opts = FetchOptions::default();
-//! // A local copy with the canonical file names is tried before the public mirrors.
-//! opts.mirrors.push("../shared/data/mnist".parse::<Mirror>()?);
+//! // `$BP_MIRROR/mnist` (a local copy, or a URL base) is tried before the public mirrors.
+//! let opts = FetchOptions::default().with_env_mirror(Dataset::Mnist)?;
 //! let report = fetch(Dataset::Mnist, Path::new("data/mnist"), &opts, &mut |e| {
 //!     if let FetchEvent::Fetched { file, source, .. } = e {
 //!         println!("{file}: fetched from {source}");
@@ -55,8 +54,33 @@ use crate::load::{
 pub enum Mirror {
     /// An `http://` or `https://` base URL; the file `<name>.gz` is fetched from below it.
     Url(String),
-    /// A local directory holding `<name>.gz` or `<name>` (e.g. `../shared/data/mnist`).
+    /// A local directory holding `<name>.gz` or `<name>` (e.g. `/mnt/datasets/mnist`).
     Dir(PathBuf),
+}
+
+/// The environment variable naming a mirror for machines without internet: a
+/// directory or URL base under which `<dataset>/<canonical name>.gz` are found
+/// (a local copy holding `mnist/` and `fashion-mnist/`). See [`env_mirror`].
+pub const MIRROR_ENV: &str = crate::error::MIRROR_ENV_NAME;
+
+/// The mirror of `dataset` named by [`MIRROR_ENV`]: `$BP_MIRROR/<dataset name>`,
+/// or `None` when the variable is unset or empty.
+pub fn env_mirror(dataset: Dataset) -> Result<Option<Mirror>, DataError> {
+    match std::env::var_os(MIRROR_ENV) {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => {
+            let base = v.to_str().map_or_else(
+                || Ok(Mirror::Dir(PathBuf::from(&v))),
+                |s| {
+                    Mirror::parse(s).map_err(|_| DataError::UnsupportedMirror {
+                        mirror: format!("{MIRROR_ENV}={s}"),
+                    })
+                },
+            )?;
+            Ok(Some(base.join(dataset.name())))
+        }
+    }
 }
 
 impl Mirror {
@@ -73,6 +97,14 @@ impl Mirror {
             })
         } else {
             Ok(Mirror::Dir(PathBuf::from(s)))
+        }
+    }
+
+    /// The mirror one level down, at `sub` (a URL path segment or a subdirectory).
+    pub fn join(&self, sub: &str) -> Mirror {
+        match self {
+            Mirror::Url(base) => Mirror::Url(format!("{}/{sub}/", base.trim_end_matches('/'))),
+            Mirror::Dir(dir) => Mirror::Dir(dir.join(sub)),
         }
     }
 
@@ -141,6 +173,19 @@ impl Default for FetchOptions {
             max_redirects: 5,
             user_agent: concat!("bp-data/", env!("CARGO_PKG_VERSION")).to_string(),
         }
+    }
+}
+
+impl FetchOptions {
+    /// These options with the [`MIRROR_ENV`] mirror of `dataset` (if set)
+    /// appended to `mirrors`: after the caller's own, before the public ones.
+    pub fn with_env_mirror(mut self, dataset: Dataset) -> Result<FetchOptions, DataError> {
+        if let Some(m) = env_mirror(dataset)? {
+            if !self.mirrors.contains(&m) {
+                self.mirrors.push(m);
+            }
+        }
+        Ok(self)
     }
 }
 
@@ -796,8 +841,8 @@ mod tests {
             Some(Mirror::Url("https://x.org/m/".into()))
         );
         assert_eq!(
-            "../shared/data/mnist".parse::<Mirror>().ok(),
-            Some(Mirror::Dir("../shared/data/mnist".into()))
+            "../copies/mnist".parse::<Mirror>().ok(),
+            Some(Mirror::Dir("../copies/mnist".into()))
         );
         assert_eq!(
             "file:///tmp/m".parse::<Mirror>().ok(),
@@ -815,6 +860,59 @@ mod tests {
             Mirror::Url("http://h/a/".into()).location("f"),
             "http://h/a/f.gz"
         );
+    }
+
+    #[test]
+    fn a_mirror_one_level_down() {
+        assert_eq!(
+            Mirror::Url("http://h/a".into()).join("mnist"),
+            Mirror::Url("http://h/a/mnist/".into())
+        );
+        assert_eq!(
+            Mirror::Url("http://h/a/".into())
+                .join("mnist")
+                .location("f"),
+            "http://h/a/mnist/f.gz"
+        );
+        assert_eq!(
+            Mirror::Dir("/copy".into()).join("fashion-mnist"),
+            Mirror::Dir("/copy/fashion-mnist".into())
+        );
+    }
+
+    // The only unit test that touches the variable, so no other test sees it change.
+    #[test]
+    fn the_env_mirror_is_tried_after_the_callers_own() {
+        std::env::set_var(MIRROR_ENV, "/copy");
+        let opts = FetchOptions {
+            mirrors: vec![Mirror::Dir("/mine".into())],
+            ..FetchOptions::default()
+        };
+        let opts = opts
+            .with_env_mirror(Dataset::FashionMnist)
+            .expect("a directory");
+        assert_eq!(
+            opts.mirrors,
+            [
+                Mirror::Dir("/mine".into()),
+                Mirror::Dir("/copy/fashion-mnist".into())
+            ]
+        );
+        // Named twice, tried once.
+        let again = opts.with_env_mirror(Dataset::FashionMnist).expect("same");
+        assert_eq!(again.mirrors.len(), 2);
+        std::env::set_var(MIRROR_ENV, "https://example.org/sets");
+        assert_eq!(
+            env_mirror(Dataset::Mnist).expect("a URL"),
+            Some(Mirror::Url("https://example.org/sets/mnist/".into()))
+        );
+        std::env::set_var(MIRROR_ENV, "ftp://x/");
+        let e = env_mirror(Dataset::Mnist).expect_err("unsupported");
+        assert!(e.to_string().contains("BP_MIRROR=ftp://x/"), "{e}");
+        std::env::set_var(MIRROR_ENV, "");
+        assert_eq!(env_mirror(Dataset::Mnist).expect("empty"), None);
+        std::env::remove_var(MIRROR_ENV);
+        assert_eq!(env_mirror(Dataset::Mnist).expect("unset"), None);
     }
 
     #[test]

@@ -341,7 +341,7 @@ fn total_failure_lists_every_mirror_and_how_to_use_a_local_copy() {
         msg.contains(&empty.path().display().to_string()) && msg.contains("not found"),
         "{msg}"
     );
-    assert!(msg.contains("To use a local copy"), "{msg}");
+    assert!(msg.contains("set BP_MIRROR to a local copy"), "{msg}");
     assert_eq!(
         events
             .iter()
@@ -473,11 +473,12 @@ fn mirror_strings() {
     );
 }
 
-/// The real MNIST files served over loopback HTTP from `../shared/data`, through
+/// The real MNIST files served over loopback HTTP from the tests' cache, through
 /// `fetch` itself: 404 on the first mirror, then the good one.
 #[test]
 fn real_mnist_over_http_after_a_404() {
-    let base = common::file_server(common::shared_data());
+    common::real_data(Dataset::Mnist);
+    let base = common::file_server(common::real_data_root());
     let dest = tempfile::tempdir().expect("tempdir");
     let dir = dest.path().join("mnist");
     let mut o = opts(&[format!("{base}/nowhere/"), format!("{base}/mnist/")]);

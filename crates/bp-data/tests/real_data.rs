@@ -1,6 +1,7 @@
-//! The real data sets, through the real code: fetched from the local mirrors in
-//! `../shared/data` (override with `BP_SHARED_DATA`), loaded, and checked against
-//! the facts in `../shared/data/README.md`. Missing data fails these tests.
+//! The real data sets, through the real code: fetched once into the tests' cache
+//! (from `$BP_MIRROR` or the public mirrors), fetched again from that cache as a
+//! local mirror, loaded, and checked against the published facts (SHA-256 sums,
+//! first labels, class counts). Data that cannot be had fails these tests.
 
 #![cfg(feature = "download")]
 
@@ -12,7 +13,7 @@ use bp_data::{load_dir, Dataset, MnistData};
 /// Fetches `dataset` from its local mirror into a fresh directory, checks the
 /// report, fetches again (nothing to do), and loads it.
 fn fetch_and_load(dataset: Dataset) -> MnistData {
-    let mirror = common::shared_data().join(dataset.name());
+    let mirror = common::real_data(dataset);
     let tmp = tempfile::tempdir().expect("tempdir");
     let dest = tmp.path().join(dataset.name());
     let opts = FetchOptions {
@@ -99,24 +100,24 @@ fn fashion_mnist_facts() {
 }
 
 #[test]
-fn shared_copies_verify_and_load_in_place() {
-    let shared = common::shared_data();
+fn cached_copies_verify_and_load_in_place() {
     for dataset in Dataset::ALL {
-        let dir = shared.join(dataset.name());
+        let dir = common::real_data(dataset);
         for f in dataset.files() {
             let path = bp_data::locate_file(&dir, f.name).expect("present");
             bp_data::verify_file(&path, f).expect("matches the README's SHA-256");
         }
     }
     // The other set's checksums do not match.
-    let path = shared.join("mnist/t10k-labels-idx1-ubyte.gz");
+    let path = bp_data::locate_file(&common::real_data(Dataset::Mnist), "t10k-labels-idx1-ubyte")
+        .expect("present");
     let e = bp_data::verify_file(&path, &Dataset::FashionMnist.files()[3]).expect_err("wrong set");
     assert!(e.to_string().contains("SHA-256"), "{e}");
 }
 
 #[test]
 fn mnist_fetch_and_load_one_pass_with_raw_copies() {
-    let mirror = common::shared_data().join("mnist");
+    let mirror = common::real_data(Dataset::Mnist);
     let tmp = tempfile::tempdir().expect("tempdir");
     let dest = tmp.path().join("mnist");
     let opts = FetchOptions {
@@ -125,7 +126,7 @@ fn mnist_fetch_and_load_one_pass_with_raw_copies() {
         raw_copy: true,
         ..FetchOptions::default()
     };
-    let expected = load_dir(&mirror, Dataset::Mnist).expect("the shared copy loads");
+    let expected = load_dir(&mirror, Dataset::Mnist).expect("the cached copy loads");
     let (report, data) = bp_data::fetch::fetch_and_load(Dataset::Mnist, &dest, &opts, &mut |_| {})
         .expect("fetch and load");
     assert_eq!(report.fetched_count(), 4);

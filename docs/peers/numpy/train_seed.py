@@ -1,5 +1,5 @@
 # Peer reference: "Deep Learning from Scratch" ch.5 backprop MNIST trainer, reproduced
-# from the seed blog post (../shared/seeds/000_ec8cc638ca2f6250.txt).
+# from the seed blog post.
 #
 # Differences from the seed (all deliberate, none change the math):
 #   * softmax / cross_entropy_error come from the book's common/functions.py (the seed imports
@@ -20,7 +20,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-MNIST_DIR = os.environ.get("MNIST_DIR", "../shared/data/mnist")
+MNIST_DIR = os.environ.get("MNIST_DIR", "data/mnist")
 
 
 # ---------------------------------------------------------------- common/functions.py (book)

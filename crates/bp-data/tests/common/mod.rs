@@ -1,5 +1,5 @@
-//! Helpers shared by the integration tests: generated data sets, the shared real
-//! data, and loopback HTTP servers.
+//! Helpers shared by the integration tests: generated data sets, the real data
+//! sets (fetched once into a cache), and loopback HTTP servers.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -14,19 +14,39 @@ use bp_data::idx::{self, IdxArray, IdxData};
 use bp_data::{DataFile, FileKind};
 use sha2::{Digest, Sha256};
 
-/// `<workspace root>/../shared/data`, or `$BP_SHARED_DATA`. Panics (failing the
-/// test, never skipping it) with a clear message when absent.
-pub fn shared_data() -> PathBuf {
-    let dir = match std::env::var_os("BP_SHARED_DATA") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
-    };
-    assert!(
-        dir.join("mnist").is_dir() && dir.join("fashion-mnist").is_dir(),
-        "the real data sets are missing: expected {} with mnist/ and fashion-mnist/ \
-         (the shared data folder next to the workspace); set BP_SHARED_DATA to its path",
-        dir.display()
-    );
+/// The cache of real data sets shared by every test of the run: one folder per
+/// data set under cargo's test scratch folder.
+#[cfg(feature = "download")]
+pub fn real_data_root() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("real-data")
+}
+
+/// A folder holding `dataset`'s four verified files, fetched (at most once per
+/// test process, and only when missing) by the product's own fetch: from
+/// `$BP_MIRROR/<dataset>`, then the public mirrors. Without either it panics,
+/// failing the test (never skipping it), with one line that says so.
+#[cfg(feature = "download")]
+pub fn real_data(dataset: bp_data::Dataset) -> PathBuf {
+    use bp_data::fetch::{fetch, FetchOptions};
+    use std::sync::Mutex;
+    // The data sets already fetched and verified by this process.
+    static DONE: Mutex<Vec<bp_data::Dataset>> = Mutex::new(Vec::new());
+    let dir = real_data_root().join(dataset.name());
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if done.contains(&dataset) {
+        return dir;
+    }
+    let result = FetchOptions::default()
+        .with_env_mirror(dataset)
+        .and_then(|opts| fetch(dataset, &dir, &opts, &mut |_| {}));
+    if let Err(e) = result {
+        panic!(
+            "the real {dataset} data set is needed and could not be fetched \
+             (set BP_MIRROR to a local copy holding {dataset}/): {}",
+            e.to_string().replace('\n', " ")
+        );
+    }
+    done.push(dataset);
     dir
 }
 

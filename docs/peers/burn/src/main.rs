@@ -9,7 +9,7 @@
 //! update to log the batch loss.
 //!
 //! usage: burn_peer [MNIST_DIR] [OUT_JSON]
-//!   MNIST_DIR defaults to ../shared/data/mnist (gzip IDX files), from the repository root.
+//!   MNIST_DIR defaults to data/mnist (gzip IDX files, as `cargo xtask fetch-mnist` leaves them), from the repository root.
 //! backend: cargo feature `flex` (default) or `ndarray` (`--no-default-features --features ndarray`).
 
 use std::io::Read;
@@ -106,7 +106,7 @@ fn make_device() -> (Device, &'static str) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let dir = args.get(1).cloned().unwrap_or_else(|| "../shared/data/mnist".to_string());
+    let dir = args.get(1).cloned().unwrap_or_else(|| "data/mnist".to_string());
     let out_json = args.get(2).cloned();
     let iters_num: usize = std::env::var("ITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(10000);
 
