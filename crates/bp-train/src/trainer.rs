@@ -244,14 +244,11 @@ impl<'a, F: Float> Trainer<'a, F> {
     /// Whether [`run`](Self::run) splits each training step between two threads
     /// (default: no). Only the sparse input path does; results do not depend on it.
     ///
-    /// Steps get faster in calm spells (MNIST defaults: 74.8-77.9 µs against
-    /// 77.6-79 as medians of 9 runs), but each evaluation then pauses training,
-    /// on both threads, instead of running beside it; so the default MNIST run
-    /// takes longer as a whole (1.05-1.13 s against 0.89-0.90 s). It pays when
-    /// evaluations are rare (with none but the final one: 0.86 s against 0.89).
-    /// The two threads work in lockstep, so a busy machine slows it down more
-    /// than the default (two benches in a busy spell: 148 µs a step against 92;
-    /// beside a busy loop: 3.3-3.7 s against 1.7-1.8 s).
+    /// Steps get a little faster in calm spells, but each evaluation then
+    /// pauses training, on both threads, instead of running beside it; so the
+    /// default MNIST run takes longer as a whole. It pays only when evaluations
+    /// are rare. The two threads work in lockstep, so a busy machine slows it
+    /// down more than the default (figures in docs/performance.md).
     pub fn with_split_steps(mut self, split: bool) -> Self {
         self.split_steps = split;
         self
@@ -514,10 +511,10 @@ impl<'a, F: Float> Trainer<'a, F> {
 
 /// Most evaluations handed to the loader thread and not yet done: past that
 /// the loader is behind, and the training thread evaluates its copy itself
-/// rather than wait for it. On MNIST an epoch of training takes about 48 ms,
-/// and the loader's batches for it plus an evaluation about 46 ms, so on a
-/// busy machine the loader falls behind now and then. Waiting for it instead
-/// cost runs 0.13-0.3 s in such spells.
+/// rather than wait for it. On MNIST an epoch of training takes about as long
+/// as the loader's batches for it plus an evaluation, so on a busy machine the
+/// loader falls behind now and then, and waiting for it cost whole runs
+/// measurably (docs/performance.md).
 const EVALS_IN_FLIGHT: usize = 2;
 
 /// Scheduled evaluations not yet recorded, in iteration order: each is done

@@ -13,11 +13,10 @@
 //! 4. main: the rest of the update and the divergence checks; the helper
 //!    begins gathering the minibatch after next.
 //!
-//! The helper sorts each minibatch by column in phase 2 (22-28 µs on MNIST),
-//! longer than main's small layers: main fills that wait with its first share
-//! of `dW1`, which is 2-3% faster than the whole backward in phase 3 at 60/40
-//! (`cargo xtask bench --runs 9 --against` the older build, `--split-steps`,
-//! twice). Shares tilted further towards main measured the same, within noise.
+//! The helper sorts each minibatch by column in phase 2, which takes longer
+//! than main's small layers: main fills that wait with its first share of
+//! `dW1`, measured faster than the whole backward in phase 3 (`cargo xtask
+//! bench --against`); shares tilted further towards main measured the same.
 //!
 //! Evaluations split each set in two halves the same way, after phase 4.
 //! Rows and columns are split, sums are not: every number is computed exactly
@@ -46,7 +45,7 @@ use crate::error::{Result, TrainError};
 use crate::input::{Batch, Inputs};
 use crate::loader::Sampler;
 
-/// Spins before a waiting thread starts yielding its core (about 50 µs):
+/// Spins before a waiting thread starts yielding its core (tens of µs):
 /// longer than any phase of a step, shorter than a scheduler's time slice.
 const SPINS_BEFORE_YIELD: u32 = 1 << 14;
 
