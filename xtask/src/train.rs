@@ -89,14 +89,6 @@ pub struct TrainArgs {
     #[arg(long, default_value = "auto", value_name = "PATH")]
     pub input_path: String,
 
-    /// Split each training step between two threads (sparse input path only).
-    /// Same numbers; faster steps in calm spells, but evaluations then pause
-    /// training instead of running beside it, so the default MNIST run takes
-    /// longer (about 1.1 s against 0.9 s), and much longer when other programs
-    /// keep the cores busy.
-    #[arg(long)]
-    pub split_steps: bool,
-
     /// No progress bar (the evaluation lines and output paths are still printed).
     #[arg(long)]
     pub quiet: bool,
@@ -223,12 +215,10 @@ fn train_typed<F: Float>(
     config: &TrainConfig,
     data: TrainData<'_>,
     input_path: InputPath,
-    split_steps: bool,
     progress: &mut Progress,
     model_path: &Path,
 ) -> anyhow::Result<(History, InputPath)> {
-    let trainer =
-        Trainer::<F>::with_input_path(config, data, input_path)?.with_split_steps(split_steps);
+    let trainer = Trainer::<F>::with_input_path(config, data, input_path)?;
     let used = trainer.input_path();
     let trained = trainer.run(progress)?;
     progress.bar.finish_and_clear();
@@ -294,22 +284,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let model_path = out.join("model.safetensors");
     let mut progress = Progress::new(args.quiet);
     let result = match precision {
-        Precision::F32 => train_typed::<f32>(
-            &config,
-            data,
-            input_path,
-            args.split_steps,
-            &mut progress,
-            &model_path,
-        ),
-        Precision::F64 => train_typed::<f64>(
-            &config,
-            data,
-            input_path,
-            args.split_steps,
-            &mut progress,
-            &model_path,
-        ),
+        Precision::F32 => train_typed::<f32>(&config, data, input_path, &mut progress, &model_path),
+        Precision::F64 => train_typed::<f64>(&config, data, input_path, &mut progress, &model_path),
     };
     progress.bar.finish_and_clear();
     let (mut history, input_path) = result?;
@@ -335,7 +311,6 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         "loss": &history.loss,
         "timings": &history.timings,
         "input_path": input_path.name(),
-        "split_steps": args.split_steps,
         "layer_sizes": config.layer_sizes(data.input_size(), data.classes),
         "train_size": data.train.len(),
         "test_size": data.test.len(),

@@ -20,8 +20,6 @@ use crate::loader::{Evaluated, Loader, LoaderJob, Sampler};
 use crate::optim::{build_optimizer, Optimizer};
 use crate::vector::lane_sum;
 
-mod paired;
-
 /// One evaluation on the full training and test sets.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
@@ -169,7 +167,6 @@ pub struct Trainer<'a, F: Float> {
     batch: Option<Batch<F>>,
     eval_threads: usize,
     prefetch: bool,
-    split_steps: bool,
     /// [`EVALS_IN_FLIGHT`]; tests lower it to make the training thread evaluate.
     evals_in_flight: usize,
     iter: usize,
@@ -220,7 +217,6 @@ impl<'a, F: Float> Trainer<'a, F> {
             batch: None,
             eval_threads: default_eval_threads(),
             prefetch: default_eval_threads() >= 2,
-            split_steps: false,
             evals_in_flight: EVALS_IN_FLIGHT,
             iter: 0,
         })
@@ -238,19 +234,6 @@ impl<'a, F: Float> Trainer<'a, F> {
     /// Results do not depend on it.
     pub fn with_prefetch(mut self, prefetch: bool) -> Self {
         self.prefetch = prefetch;
-        self
-    }
-
-    /// Whether [`run`](Self::run) splits each training step between two threads
-    /// (default: no). Only the sparse input path does; results do not depend on it.
-    ///
-    /// Steps get a little faster in calm spells, but each evaluation then
-    /// pauses training, on both threads, instead of running beside it; so the
-    /// default MNIST run takes longer as a whole. It pays only when evaluations
-    /// are rare. The two threads work in lockstep, so a busy machine slows it
-    /// down more than the default (figures in docs/performance.md).
-    pub fn with_split_steps(mut self, split: bool) -> Self {
-        self.split_steps = split;
         self
     }
 
@@ -348,8 +331,6 @@ impl<'a, F: Float> Trainer<'a, F> {
     /// a thread of its own, one at a time. The numbers are the
     /// same as evaluating in place. The observer hears of an evaluation when it
     /// is done, in order.
-    /// With split steps ([`with_split_steps`](Self::with_split_steps)), the loop
-    /// and the evaluations run on two threads instead, in turn.
     pub fn run(mut self, observer: &mut dyn Observer) -> Result<Trained<F>> {
         let start = Instant::now();
         let plan = self.plan();
@@ -358,11 +339,7 @@ impl<'a, F: Float> Trainer<'a, F> {
             loss: Vec::with_capacity(plan.iters.saturating_sub(self.iter)),
             ..History::default()
         };
-        let (train_time, mut eval_time) = if self.split_steps && self.can_pair() {
-            self.run_paired(&plan, &mut history, observer)?
-        } else {
-            self.run_threads(&plan, &mut history, observer)?
-        };
+        let (train_time, mut eval_time) = self.run_threads(&plan, &mut history, observer)?;
         if let Some(last) = self.iter.checked_sub(1) {
             history.final_eval = match history.evaluations.last() {
                 Some(e) if e.iter == last => Some(*e),
