@@ -48,7 +48,7 @@ pub struct FetchArgs {
 }
 
 /// The workspace root (the parent of this crate's directory).
-fn workspace_root() -> &'static Path {
+pub fn workspace_root() -> &'static Path {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest)
 }

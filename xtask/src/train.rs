@@ -7,16 +7,17 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use bp_core::{Float, Targets};
-use bp_layers::{gradient_check, Activation, TwoLayerNet};
+use bp_layers::{gradient_check, TwoLayerNet};
 use bp_train::{
     confusion_matrix, default_eval_threads, load_checkpoint, read_checkpoint_info, save_checkpoint,
     BatchBuffer, Evaluation, History, InputPath, Observer, OptimizerKind, Plan, Precision,
-    Sampling, TrainConfig, TrainData, Trainer, DEFAULT_SEED,
+    TrainConfig, TrainData, Trainer, DEFAULT_SEED,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 
-use crate::fetch::{load_data, DataArgs};
+use crate::choice::{ActivationName, InputPathName, OptimizerName, PrecisionName, SamplingName};
+use crate::fetch::{load_data, workspace_root, DataArgs};
 
 /// Options of `train`.
 #[derive(clap::Args, Debug)]
@@ -55,21 +56,21 @@ pub struct TrainArgs {
     )]
     pub weight_init_std: f64,
 
-    /// Activation: relu or sigmoid.
-    #[arg(long, default_value = "relu", value_name = "NAME")]
-    pub activation: String,
+    /// Activation between the Affine layers.
+    #[arg(long, value_enum, default_value_t = ActivationName::Relu)]
+    pub activation: ActivationName,
 
-    /// Optimizer: sgd, momentum (0.9) or adam (0.9, 0.999).
-    #[arg(long, default_value = "sgd", value_name = "NAME")]
-    pub optimizer: String,
+    /// Optimizer.
+    #[arg(long, value_enum, default_value_t = OptimizerName::Sgd)]
+    pub optimizer: OptimizerName,
 
-    /// Minibatch sampling: with-replacement (the seed's) or shuffled-epochs.
-    #[arg(long, default_value = "with-replacement", value_name = "NAME")]
-    pub sampling: String,
+    /// Minibatch sampling.
+    #[arg(long, value_enum, default_value_t = SamplingName::WithReplacement)]
+    pub sampling: SamplingName,
 
-    /// Float precision: f32 or f64.
-    #[arg(long, default_value = "f32", value_name = "P")]
-    pub precision: String,
+    /// Float precision.
+    #[arg(long, value_enum, default_value_t = PrecisionName::F32)]
+    pub precision: PrecisionName,
 
     /// Seed of the initial weights and the batch order.
     #[arg(long, default_value_t = DEFAULT_SEED, value_name = "N")]
@@ -84,10 +85,9 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
-    /// First layer on the images: auto (sparse when at most 35% of the pixels are
-    /// non-zero, as on MNIST), dense or sparse. Same numbers up to float rounding.
-    #[arg(long, default_value = "auto", value_name = "PATH")]
-    pub input_path: String,
+    /// How the first layer reads the images. Same numbers up to float rounding.
+    #[arg(long, value_enum, default_value_t = InputPathName::Auto)]
+    pub input_path: InputPathName,
 
     /// No progress bar (the evaluation lines and output paths are still printed).
     #[arg(long)]
@@ -121,30 +121,24 @@ pub struct EvalArgs {
 /// Largest mean absolute difference `gradcheck` accepts.
 const GRADCHECK_TOLERANCE: f64 = 1e-7;
 
-fn workspace_root() -> &'static Path {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest)
-}
-
 impl TrainArgs {
     /// The run's config and precision, validated (before any data is loaded).
     fn config(&self) -> anyhow::Result<(TrainConfig, Precision, InputPath)> {
-        let optimizer: OptimizerKind = self.optimizer.parse()?;
-        let activation: Activation = self.activation.parse()?;
+        let optimizer = OptimizerKind::from(self.optimizer);
         let config = TrainConfig {
             iters: self.iters,
             batch_size: self.batch_size,
             lr: self.lr.unwrap_or_else(|| optimizer.default_lr()),
             hidden: self.hidden.clone(),
             weight_init_std: self.weight_init_std,
-            activation,
+            activation: self.activation.into(),
             optimizer,
-            sampling: self.sampling.parse::<Sampling>()?,
+            sampling: self.sampling.into(),
             seed: self.seed,
             eval_every: self.eval_every,
         };
         config.validate()?;
-        Ok((config, self.precision.parse()?, self.input_path.parse()?))
+        Ok((config, self.precision.into(), self.input_path.into()))
     }
 
     fn out_dir(&self) -> PathBuf {

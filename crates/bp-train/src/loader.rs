@@ -306,5 +306,5 @@ fn take<F>(m: Message<F>, empty: &mut Vec<Batch<F>>, evaluations: &mut VecDeque<
 }
 
 fn stopped() -> TrainError {
-    TrainError::data("the batch loader thread stopped early")
+    TrainError::thread("the batch loader thread stopped early")
 }

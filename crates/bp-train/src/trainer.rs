@@ -565,7 +565,7 @@ impl Pending<'_> {
         let (accs, took) = self
             .handle
             .join()
-            .map_err(|_| TrainError::data("an evaluation thread panicked"))??;
+            .map_err(|_| TrainError::thread("an evaluation thread panicked"))??;
         let done = Evaluated {
             iter: self.iter,
             accs,
