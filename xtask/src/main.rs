@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod choice;
 mod fetch;
+mod graph;
 mod train;
 
 /// backprop's project commands (run them as `cargo xtask <command>`).
@@ -28,6 +29,8 @@ enum Command {
     Gradcheck(train::GradcheckArgs),
     /// Test accuracy and confusion matrix of a saved model.
     Eval(train::EvalArgs),
+    /// Draw a computational graph with its values and gradients (SVG and PNG).
+    Graph(graph::GraphArgs),
     /// Time whole default training runs (release build) and report medians.
     Bench(bench::BenchArgs),
 }
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(&args),
         Command::Gradcheck(args) => train::gradcheck(&args),
         Command::Eval(args) => train::eval(&args),
+        Command::Graph(args) => graph::run(&args),
         Command::Bench(args) => bench::run(&args),
     };
     match result {
