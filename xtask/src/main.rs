@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod fetch;
+mod predict;
 mod train;
 
 /// backprop's project commands (run them as `cargo xtask <command>`).
@@ -27,6 +28,8 @@ enum Command {
     Gradcheck(train::GradcheckArgs),
     /// Test accuracy and confusion matrix of a saved model.
     Eval(train::EvalArgs),
+    /// Class and probabilities of your own digits (PNG or JPEG) by a saved model.
+    Predict(predict::PredictArgs),
     /// Time whole default training runs (release build) and report medians.
     Bench(bench::BenchArgs),
 }
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(&args),
         Command::Gradcheck(args) => train::gradcheck(&args),
         Command::Eval(args) => train::eval(&args),
+        Command::Predict(args) => predict::run(&args),
         Command::Bench(args) => bench::run(&args),
     };
     match result {
