@@ -9,6 +9,7 @@ mod bench;
 mod choice;
 mod fetch;
 mod graph;
+mod predict;
 mod train;
 
 /// backprop's project commands (run them as `cargo xtask <command>`).
@@ -31,6 +32,8 @@ enum Command {
     Eval(train::EvalArgs),
     /// Draw a computational graph with its values and gradients (SVG and PNG).
     Graph(graph::GraphArgs),
+    /// Class and probabilities of your own digits (PNG or JPEG) by a saved model.
+    Predict(predict::PredictArgs),
     /// Time whole default training runs (release build) and report medians.
     Bench(bench::BenchArgs),
 }
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Gradcheck(args) => train::gradcheck(&args),
         Command::Eval(args) => train::eval(&args),
         Command::Graph(args) => graph::run(&args),
+        Command::Predict(args) => predict::run(&args),
         Command::Bench(args) => bench::run(&args),
     };
     match result {
