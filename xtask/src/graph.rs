@@ -14,7 +14,7 @@ use bp_train::{
 };
 use rand::SeedableRng;
 
-use crate::fetch::{load_data, DataArgs};
+use crate::fetch::{load_data, workspace_root, DataArgs};
 
 /// Training images in the net graph's batch (the first ones of the split).
 const NET_BATCH: usize = 100;
@@ -102,11 +102,6 @@ pub struct NetArgs {
     /// Output directory.
     #[command(flatten)]
     pub out: OutArgs,
-}
-
-fn workspace_root() -> &'static Path {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest)
 }
 
 impl OutArgs {
