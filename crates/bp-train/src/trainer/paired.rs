@@ -39,7 +39,8 @@ use ndarray::{s, Array2, Axis};
 use rand_chacha::ChaCha8Rng;
 
 use super::{
-    apply_update, check_finite, lane_sum, Check, Evaluation, History, Observer, Plan, Trainer,
+    apply_update, check_finite, lane_sum, Check, Evaluation, GradNorms, History, Observer, Plan,
+    Trainer,
 };
 use crate::data::{SplitView, TrainData};
 use crate::error::{Result, TrainError};
@@ -462,7 +463,11 @@ fn main<F: Float>(
         wait()?;
         if setup.plan.evaluates_after(done) {
             let t1 = Instant::now();
-            let mine = setup.count_correct(&**shared.net.read().map_err(poisoned)?, 0)?;
+            let net = shared.net.read().map_err(poisoned)?;
+            // Both threads' rows of dW1 are in the net since the last barrier.
+            history.grad_norms.push(GradNorms::of(done, &**net));
+            let mine = setup.count_correct(&**net, 0)?;
+            drop(net);
             wait()?;
             let theirs = *shared.correct.lock().map_err(poisoned)?;
             let acc = |k: usize, n: usize| (mine[k] + theirs[k]) as f64 / n.max(1) as f64;
