@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod fetch;
+mod report;
 mod train;
 
 /// backprop's project commands (run them as `cargo xtask <command>`).
@@ -21,12 +22,14 @@ struct Cli {
 enum Command {
     /// Download (or copy from a mirror) and verify an MNIST-family data set.
     FetchMnist(fetch::FetchArgs),
-    /// Train the two-layer net (fetches the data if missing), write metrics and plots.
+    /// Train the two-layer net (fetches the data if missing), write metrics, plots and the report.
     Train(Box<train::TrainArgs>),
     /// Compare backprop against numerical gradients on three training images.
     Gradcheck(train::GradcheckArgs),
     /// Test accuracy and confusion matrix of a saved model.
     Eval(train::EvalArgs),
+    /// Rewrite a run's report.html (from its metrics.json, model and the test set).
+    Report(report::ReportArgs),
     /// Time whole default training runs (release build) and report medians.
     Bench(bench::BenchArgs),
 }
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(&args),
         Command::Gradcheck(args) => train::gradcheck(&args),
         Command::Eval(args) => train::eval(&args),
+        Command::Report(args) => report::run(&args),
         Command::Bench(args) => bench::run(&args),
     };
     match result {

@@ -116,6 +116,21 @@ pub(crate) fn log_y_range(positive: &[f64]) -> (f64, f64) {
     }
 }
 
+/// Upper right, unless some line's last tenth reaches into the upper half of
+/// the (log) axis: then lower right.
+fn legend_position(series: &[(String, Vec<f64>)], y0: f64, y1: f64) -> SeriesLabelPosition {
+    let middle = (y0.ln() + y1.ln()) / 2.0;
+    let high = series.iter().any(|(_, values)| {
+        let tail = &values[values.len() - values.len().div_ceil(10)..];
+        tail.iter().any(|&v| v > 0.0 && v.ln() > middle)
+    });
+    if high {
+        SeriesLabelPosition::LowerRight
+    } else {
+        SeriesLabelPosition::UpperRight
+    }
+}
+
 /// Tick label on the log axis: `0.01`, `1`, `100`, or `1e-5` far from 1.
 pub(crate) fn log_tick(y: f64) -> String {
     if y <= 0.0 || !y.is_finite() {
@@ -228,7 +243,7 @@ where
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(legend_position(series, y0, y1))
         .margin((12.0 * scale) as i32)
         .legend_area_size((40.0 * scale).max(36.0) as i32)
         .label_font(font((18.0 * scale).max(13.0)))
@@ -250,6 +265,20 @@ mod tests {
         let (lo, hi) = log_y_range(&[0.1]);
         assert!(lo < 0.1 && hi > 0.1);
         assert_eq!(log_y_range(&[]), (1e-3, 1.0));
+    }
+
+    #[test]
+    fn the_legend_leaves_a_high_right_end_alone() {
+        let s = |v: Vec<f64>| vec![("W1".to_string(), v)];
+        let (lo, hi) = (1e-3, 1.0);
+        assert_eq!(
+            legend_position(&s(vec![0.01, 0.5]), lo, hi),
+            SeriesLabelPosition::LowerRight
+        );
+        assert_eq!(
+            legend_position(&s(vec![0.5, 0.01]), lo, hi),
+            SeriesLabelPosition::UpperRight
+        );
     }
 
     #[test]

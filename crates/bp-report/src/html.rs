@@ -106,7 +106,7 @@ fn section_start(page: &mut String, id: &str, class: &str, heading: &str) {
 }
 
 fn summary(page: &mut String, r: &RunReport) {
-    section_start(page, "summary", "full", "Summary");
+    section_start(page, "summary", "half", "Summary");
     page.push_str("<div class=\"tiles\">");
     for (label, value) in &r.headline {
         let _ = write!(
@@ -128,9 +128,14 @@ fn key_value_table(page: &mut String, rows: impl Iterator<Item = (String, String
 }
 
 fn config(page: &mut String, r: &RunReport) {
-    section_start(page, "config", "half", "Configuration");
-    key_value_table(page, r.config.iter().cloned());
-    page.push_str("</section>\n");
+    section_start(page, "config", "full", "Configuration");
+    // Two tables side by side: the section spans the page.
+    let half = r.config.len().div_ceil(2);
+    page.push_str("<div class=\"kv-cols\">\n");
+    for part in [&r.config[..half], &r.config[half..]] {
+        key_value_table(page, part.iter().cloned());
+    }
+    page.push_str("</div>\n</section>\n");
 }
 
 fn timings(page: &mut String, r: &RunReport) {
@@ -327,13 +332,21 @@ fn weights(page: &mut String, r: &RunReport) -> Result<(), ReportError> {
     section_start(page, "weights", "full", "First-layer weights");
     let first = &r.net.layers[0];
     let shown = first.outputs.min(WEIGHT_UNITS_SHOWN);
+    let which = if shown == first.outputs {
+        format!("each of the {shown} hidden units")
+    } else {
+        format!(
+            "each of the first {shown} of {} hidden units",
+            first.outputs
+        )
+    };
     note(
         page,
         &format!(
-            "The {} weights into each of the first {shown} of {} hidden units, as a \
-             {}x{} picture: red positive, blue negative, white near zero; each \
-             picture is scaled by its own largest weight (shown below it).",
-            first.inputs, first.outputs, r.image_width, r.image_height
+            "The {} weights into {which}, as a {}x{} picture: red positive, blue \
+             negative, white near zero; each picture is scaled by its own largest \
+             weight (shown below it).",
+            first.inputs, r.image_width, r.image_height
         ),
     );
     page.push_str("<div class=\"grid units\" id=\"weights-grid\">\n");

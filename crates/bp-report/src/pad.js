@@ -239,7 +239,7 @@
   function prepareDigit(grey, w, h) {
     var ink = inkLevels(grey, w, h);
     if (!ink) return null;
-    var box = inkBox(ink, w);
+    var box = inkBox(ink, w, h);
     if (!box) return null;
     var cw = box[2] - box[0], ch = box[3] - box[1];
     var crop = new Float32Array(cw * ch);
@@ -369,7 +369,11 @@
     e.preventDefault();
     drawing = true;
     last = null;
-    if (canvas.setPointerCapture) canvas.setPointerCapture(e.pointerId);
+    try {
+      canvas.setPointerCapture(e.pointerId);
+    } catch (_) {
+      // A synthetic pointer cannot be captured; drawing works without it.
+    }
     stroke(point(e));
   });
   canvas.addEventListener("pointermove", function (e) {

@@ -205,6 +205,7 @@ fn grids_tables_and_bars_have_the_right_counts() {
     assert_eq!(count(&html, "<figure class=\"unit\""), WEIGHT_UNITS_SHOWN);
     assert_eq!(count(&html, "class=\"bar-row\""), 10);
     assert!(html.contains("The first 48 of the 70 test images"));
+    assert!(html.contains("weights into each of the first 50 of 60 hidden units"));
     // Ten rows of ten counts; the diagonal's 95 and one confusion per row.
     assert_eq!(count(&html, ">95</td>"), 10);
     assert_eq!(count(&html, ">7</td>"), 10);
@@ -220,6 +221,7 @@ fn grids_tables_and_bars_have_the_right_counts() {
     small.net.layers = vec![dense(784, 12, &mut rng), dense(12, 10, &mut rng)];
     let html = render_html(&small).unwrap();
     assert_eq!(count(&html, "<figure class=\"unit\""), 12);
+    assert!(html.contains("weights into each of the 12 hidden units"));
 }
 
 #[test]
