@@ -175,8 +175,8 @@ fn build<F: Float>(
         headline.push(("final train accuracy".into(), format!("{:.4}", e.train_acc)));
     }
     headline.push((
-        "report's test accuracy".into(),
-        format!("{:.4} ({} of {})", cm.accuracy(), cm.correct(), cm.total()),
+        "test images wrong".into(),
+        format!("{} of {}", cm.total() - cm.correct(), cm.total()),
     ));
     headline.push(("training time".into(), format!("{:.2} s", t.train_s)));
 

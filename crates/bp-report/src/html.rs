@@ -225,8 +225,9 @@ fn figures(page: &mut String, r: &RunReport) -> Result<(), ReportError> {
     Ok(())
 }
 
-/// Background of a confusion cell: white to dark blue by the square root of
-/// the share of its row (so small confusions still show).
+/// Background of a confusion cell: white to dark blue (ColorBrewer's Blues
+/// ends) by the square root of the share of its row (so small confusions
+/// still show).
 fn heat(share: f64) -> ([u8; 3], bool) {
     let t = share.clamp(0.0, 1.0).sqrt();
     let (from, to) = ([247.0, 251.0, 255.0], [8.0, 48.0, 107.0]);

@@ -6,7 +6,8 @@ use base64::Engine as _;
 use crate::ReportError;
 
 /// The diverging colour map's stops, from -1 to 1: dark blue, blue, near
-/// white, red, dark red (ColorBrewer's RdBu, reversed so positive is red).
+/// white, red, dark red (ColorBrewer's RdBu, Apache-2.0, reversed so positive
+/// is red).
 const DIVERGING: [[f64; 3]; 5] = [
     [5.0, 48.0, 97.0],
     [67.0, 147.0, 195.0],
