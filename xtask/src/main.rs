@@ -10,6 +10,7 @@ mod choice;
 mod fetch;
 mod graph;
 mod predict;
+mod report;
 mod train;
 
 /// backprop's project commands (run them as `cargo xtask <command>`).
@@ -24,7 +25,7 @@ struct Cli {
 enum Command {
     /// Download (or copy from a mirror) and verify an MNIST-family data set.
     FetchMnist(fetch::FetchArgs),
-    /// Train the two-layer net (fetches the data if missing), write metrics and plots.
+    /// Train the two-layer net (fetches the data if missing), write metrics, plots and the report.
     Train(Box<train::TrainArgs>),
     /// Compare backprop against numerical gradients on three training images.
     Gradcheck(train::GradcheckArgs),
@@ -34,6 +35,8 @@ enum Command {
     Graph(graph::GraphArgs),
     /// Class and probabilities of your own digits (PNG or JPEG) by a saved model.
     Predict(predict::PredictArgs),
+    /// Rewrite a run's report.html (from its metrics.json, model and the test set).
+    Report(report::ReportArgs),
     /// Time whole default training runs (release build) and report medians.
     Bench(bench::BenchArgs),
 }
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => train::eval(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Predict(args) => predict::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Bench(args) => bench::run(&args),
     };
     match result {

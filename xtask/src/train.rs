@@ -1,5 +1,5 @@
 //! `cargo xtask train`, `gradcheck` and `eval`: parse options, call bp-train,
-//! bp-layers and bp-plot, print what happened.
+//! bp-layers, bp-plot and the report (`crate::report`), print what happened.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -304,6 +304,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         "final_train_acc": last.train_acc,
         "loss": &history.loss,
         "timings": &history.timings,
+        "grad_norms": &history.grad_norms,
         "input_path": input_path.name(),
         "layer_sizes": config.layer_sizes(data.input_size(), data.classes),
         "train_size": data.train.len(),
@@ -340,6 +341,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot plot {}", loss_path.display()))?;
     written.push(loss_path);
     written.push(model_path);
+    written.push(crate::report::write(&out, &mnist)?);
 
     let t = &history.timings;
     println!(

@@ -6,7 +6,9 @@
 //! as a solid line with circle markers (`train acc`), test accuracy as a dashed
 //! line with square markers (`test acc`), legend lower right, axis labels
 //! `epochs` and `accuracy`. [`plot_loss`] draws the loss per iteration with a
-//! moving average over it.
+//! moving average over it, and [`plot_grad_norms`] each parameter's gradient
+//! norm over training on a log axis. The `render_*` functions return the
+//! encoded image instead of writing a file (a report embeds them).
 //!
 //! The crate takes plain slices and knows nothing about training, so it can plot
 //! any history. The output format follows the file extension (`.png` or `.svg`);
@@ -25,6 +27,9 @@
 //! bp_plot::plot_accuracy(&dir.path().join("out/accuracy.svg"), &train, &test)?;
 //! bp_plot::plot_loss(&dir.path().join("out/loss.png"), &[2.30, 1.10, 0.60, 0.45, 0.40])?;
 //! assert!(dir.path().join("out/accuracy.png").is_file());
+//! let norms = vec![("W1".to_string(), vec![0.9, 0.3, 0.2]), ("b1".to_string(), vec![0.1, 0.04, 0.03])];
+//! let png = bp_plot::render_grad_norms(bp_plot::Format::Png, &[0, 600, 1200], &norms, &Default::default())?;
+//! assert!(png.starts_with(b"\x89PNG"));
 //!
 //! // An empty or inconsistent history is an error, never a panic.
 //! let err = bp_plot::plot_accuracy(&dir.path().join("bad.png"), &train, &test[..2]);
@@ -42,7 +47,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
+mod grad_norms;
 pub mod graph;
+
+pub use grad_norms::{plot_grad_norms, render_grad_norms, GRAD_NORM_SERIES, SERIES_COLORS};
 
 /// Colour of the train accuracy series (matplotlib's first default colour, `tab:blue`).
 pub const TRAIN_COLOR: RGBColor = RGBColor(31, 119, 180);
@@ -102,6 +110,26 @@ pub enum PlotError {
         /// The series' name.
         series: &'static str,
         /// Index of the first value out of range.
+        index: usize,
+        /// The value itself.
+        value: f64,
+    },
+    /// A series of a multi-series figure has the wrong number of values.
+    #[error("series `{name}` has {len} values, expected {expected}")]
+    SeriesLength {
+        /// The series' name.
+        name: String,
+        /// Its number of values.
+        len: usize,
+        /// The number of x values.
+        expected: usize,
+    },
+    /// A value that cannot be negative (a norm) is.
+    #[error("series `{series}` has a negative value ({value}) at index {index}")]
+    Negative {
+        /// The series' name.
+        series: &'static str,
+        /// Index of the first negative value.
         index: usize,
         /// The value itself.
         value: f64,

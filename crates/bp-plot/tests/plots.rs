@@ -445,3 +445,78 @@ fn loss_edge_cases() -> TestResult {
     assert!(!dir.path().join("e.png").exists());
     Ok(())
 }
+
+#[test]
+fn grad_norm_png_and_svg_draw_every_series() -> TestResult {
+    use bp_plot::{plot_grad_norms, render_grad_norms, SERIES_COLORS};
+    let dir = tempfile::tempdir()?;
+    let iters: Vec<usize> = (0..17).map(|e| e * 600).chain([9999]).collect();
+    let series: Vec<(String, Vec<f64>)> = [("W1", 2.0), ("b1", 0.3), ("W2", 1.0), ("b2", 0.05)]
+        .iter()
+        .map(|&(name, start)| {
+            let values = (0..iters.len())
+                .map(|i| start * (-0.1 * i as f64).exp())
+                .collect();
+            (name.to_string(), values)
+        })
+        .collect();
+    let png = dir.path().join("grads.png");
+    plot_grad_norms(&png, &iters, &series)?;
+    if let Some(keep) = std::env::var_os("BP_PLOT_KEEP") {
+        std::fs::copy(&png, keep)?;
+    }
+    let img = decode(&png)?;
+    assert_eq!((img.width, img.height), DEFAULT_SIZE);
+    for color in &SERIES_COLORS[..4] {
+        assert!(img.count(*color) > 100, "{color:?}");
+    }
+    assert_eq!(img.count(SERIES_COLORS[4]), 0);
+    let svg = render_grad_norms(Format::Svg, &iters, &series, &PlotOptions::default())?;
+    let svg = String::from_utf8(svg)?;
+    // Decades are labelled (the text is on a line of its own), others not.
+    for label in [
+        "W1",
+        "b1",
+        "W2",
+        "b2",
+        "iterations",
+        "gradient L2 norm",
+        "\n0.001\n",
+        "\n0.01\n",
+        "\n1\n",
+        "\n10\n",
+    ] {
+        assert!(svg.contains(label), "{label:?}");
+    }
+    assert!(!svg.contains("\n0.02\n"));
+
+    // A zero breaks the line but is no error; bad series are.
+    let mut with_zero = series.clone();
+    with_zero[1].1[3] = 0.0;
+    render_grad_norms(Format::Png, &iters, &with_zero, &PlotOptions::default())?;
+    let bad = |series: &[(String, Vec<f64>)], iters: &[usize]| {
+        render_grad_norms(Format::Png, iters, series, &PlotOptions::default()).unwrap_err()
+    };
+    assert!(matches!(bad(&series, &[]), PlotError::EmptySeries { .. }));
+    assert!(matches!(bad(&[], &iters), PlotError::EmptySeries { .. }));
+    assert!(matches!(
+        bad(&series, &iters[..3]),
+        PlotError::SeriesLength {
+            len: 18,
+            expected: 3,
+            ..
+        }
+    ));
+    let mut negative = series.clone();
+    negative[2].1[5] = -1.0;
+    assert!(matches!(
+        bad(&negative, &iters),
+        PlotError::Negative { index: 5, .. }
+    ));
+    negative[2].1[5] = f64::NAN;
+    assert!(matches!(
+        bad(&negative, &iters),
+        PlotError::NonFinite { index: 5, .. }
+    ));
+    Ok(())
+}

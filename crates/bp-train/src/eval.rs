@@ -190,6 +190,55 @@ pub fn confusion_matrix<F: Float>(
     })
 }
 
+/// The class the net predicts for each example of `split`, in order; the rows
+/// are divided among `threads` threads as in [`confusion_matrix`] (the result
+/// does not depend on their number).
+pub fn predictions<F: Float>(
+    net: &MultiLayerNet<F>,
+    split: &SplitView<'_>,
+    threads: usize,
+) -> Result<Vec<usize>> {
+    if net.input_size() != split.width() {
+        return Err(TrainError::data(format!(
+            "the model takes {} inputs but the images have {} pixels",
+            net.input_size(),
+            split.width()
+        )));
+    }
+    let n = split.len();
+    let threads = threads.clamp(1, n.div_ceil(EVAL_CHUNK).max(1));
+    let per_thread = n.div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (1..threads)
+            .map(|t| {
+                let part = split.slice(t * per_thread, (t + 1) * per_thread);
+                s.spawn(move || predict_range(net, &part))
+            })
+            .collect();
+        let mut all = predict_range(net, &split.slice(0, per_thread))?;
+        for h in handles {
+            let part = h
+                .join()
+                .map_err(|_| TrainError::data("an evaluation thread panicked"))??;
+            all.extend(part);
+        }
+        Ok(all)
+    })
+}
+
+/// One thread's share of [`predictions`]: chunk by chunk, convert, predict.
+fn predict_range<F: Float>(net: &MultiLayerNet<F>, split: &SplitView<'_>) -> Result<Vec<usize>> {
+    let mut out = Vec::with_capacity(split.len());
+    let mut buf = BatchBuffer::<F>::new();
+    let mut start = 0;
+    while start < split.len() {
+        buf.load(&split.slice(start, start + EVAL_CHUNK));
+        out.extend(argmax_rows(net.predict(buf.x())?.view()));
+        start += EVAL_CHUNK;
+    }
+    Ok(out)
+}
+
 /// Fraction of `split` the net classifies correctly (see [`confusion_matrix`]).
 pub fn accuracy<F: Float>(
     net: &MultiLayerNet<F>,

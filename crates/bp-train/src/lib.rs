@@ -13,11 +13,13 @@
 //!   training and test sets (17 evaluations for the defaults on MNIST).
 //! * [`Observer`]: progress (start, each iteration's loss, each evaluation). This
 //!   crate prints nothing.
-//! * [`History`]: the loss of every iteration, every [`Evaluation`] and
-//!   [`Timings`]; serde-serialisable.
+//! * [`History`]: the loss of every iteration, every [`Evaluation`], the
+//!   gradient norms at each evaluation ([`GradNorms`]) and [`Timings`];
+//!   serde-serialisable.
 //! * [`save_checkpoint`] / [`load_checkpoint`]: safetensors files with tensors
 //!   `W1 b1 W2 b2 ...` and the config as metadata, written atomically, checked on load.
-//! * [`confusion_matrix`] / [`accuracy`]: evaluation of any net on a split.
+//! * [`confusion_matrix`] / [`accuracy`] / [`predictions`]: evaluation of any
+//!   net on a split.
 //!
 //! Data are borrowed `u8` images ([`SplitView`], [`TrainData`]): each minibatch is
 //! converted to floats in `[0, 1]` in one reused buffer, and evaluations go through
@@ -78,9 +80,13 @@ pub use checkpoint::{
 pub use config::{OptimizerKind, Precision, Sampling, TrainConfig, DEFAULT_SEED};
 pub use data::{BatchBuffer, SplitView, TrainData};
 pub use error::{Result, TrainError};
-pub use eval::{accuracy, confusion_matrix, default_eval_threads, ConfusionMatrix, EVAL_CHUNK};
+pub use eval::{
+    accuracy, confusion_matrix, default_eval_threads, predictions, ConfusionMatrix, EVAL_CHUNK,
+};
 pub use input::{density, InputPath, SPARSE_MAX_DENSITY};
 pub use optim::{build_optimizer, Adam, Momentum, Optimizer, Sgd};
-pub use trainer::{train, Evaluation, History, Observer, Plan, Timings, Trained, Trainer};
+pub use trainer::{
+    train, Evaluation, GradNorms, History, Observer, Plan, Timings, Trained, Trainer,
+};
 
 pub use bp_layers::{Activation, MultiLayerNet};

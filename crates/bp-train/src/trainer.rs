@@ -34,6 +34,36 @@ pub struct Evaluation {
     pub test_acc: f64,
 }
 
+/// The norm of each parameter's gradient at one evaluation: the gradients of
+/// the step just before it (iteration `iter`'s backprop).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GradNorms {
+    /// The iteration whose gradients these are (the evaluation's [`Evaluation::iter`]).
+    pub iter: usize,
+    /// `(parameter name, L2 norm of its gradient)`, in the net's order `W1 b1 W2 b2 ...`.
+    pub norms: Vec<(String, f64)>,
+}
+
+impl GradNorms {
+    /// The L2 norm of each gradient now held by `net` (summed in `f64`).
+    pub fn of<F: Float>(iter: usize, net: &MultiLayerNet<F>) -> Self {
+        let norms = net
+            .params()
+            .iter()
+            .map(|p| {
+                let sum: f64 = p.grad.iter().map(|g| g.to_f64_exact().powi(2)).sum();
+                (p.name.to_string(), sum.sqrt())
+            })
+            .collect();
+        Self { iter, norms }
+    }
+
+    /// The norm of parameter `name`'s gradient, if the net has that parameter.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.norms.iter().find(|(n, _)| n == name).map(|&(_, v)| v)
+    }
+}
+
 /// Wall-clock time spent in each part of a run, in seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timings {
@@ -63,6 +93,11 @@ pub struct History {
     pub final_eval: Option<Evaluation>,
     /// Time spent per part.
     pub timings: Timings,
+    /// Gradient norms at each evaluation, in order: one per entry of
+    /// `evaluations`, then one for `final_eval` when that is an extra
+    /// evaluation. Empty in histories written before they were recorded.
+    #[serde(default)]
+    pub grad_norms: Vec<GradNorms>,
 }
 
 impl History {
@@ -83,6 +118,27 @@ impl History {
         self.final_eval
             .or(self.evaluations.last().copied())
             .map(|e| e.test_acc)
+    }
+
+    /// Each parameter's gradient norm over the recorded evaluations:
+    /// `(name, one norm per entry of grad_norms)`, in the net's order. A
+    /// parameter missing from an entry counts as NaN there.
+    pub fn grad_norm_series(&self) -> Vec<(String, Vec<f64>)> {
+        let Some(first) = self.grad_norms.first() else {
+            return Vec::new();
+        };
+        first
+            .norms
+            .iter()
+            .map(|(name, _)| {
+                let values = self
+                    .grad_norms
+                    .iter()
+                    .map(|g| g.get(name).unwrap_or(f64::NAN))
+                    .collect();
+                (name.clone(), values)
+            })
+            .collect()
     }
 
     /// Records the caller's data loading time, adding it to the total.
@@ -344,6 +400,7 @@ impl<'a, F: Float> Trainer<'a, F> {
             history.final_eval = match history.evaluations.last() {
                 Some(e) if e.iter == last => Some(*e),
                 _ => {
+                    history.grad_norms.push(GradNorms::of(last, &self.net));
                     let t1 = Instant::now();
                     let (train_acc, test_acc) = self.evaluate()?;
                     eval_time += t1.elapsed();
@@ -412,6 +469,8 @@ impl<'a, F: Float> Trainer<'a, F> {
                 history.loss.push(loss);
                 observer.on_iteration(iter, loss);
                 if plan.evaluates_after(iter) {
+                    // Recorded here, in order, while the step's gradients are in the net.
+                    history.grad_norms.push(GradNorms::of(iter, &self.net));
                     match &loader {
                         // The loader thread evaluates between batches. With
                         // `EVALS_IN_FLIGHT` copies of the net waiting there, it

@@ -4,7 +4,7 @@
 mod common;
 
 use bp_train::{
-    train, Activation, Evaluation, Observer, OptimizerKind, Plan, Sampling, TrainConfig,
+    train, Activation, Evaluation, GradNorms, Observer, OptimizerKind, Plan, Sampling, TrainConfig,
     TrainError, Trainer,
 };
 use common::{data, train_test};
@@ -196,6 +196,7 @@ fn threads_do_not_change_results() {
             let (plain, threaded) = (run(1, false), run(3, true));
             assert_eq!(plain.evaluations, threaded.evaluations, "{path} {sampling}");
             assert_eq!(plain.final_eval, threaded.final_eval, "{path} {sampling}");
+            assert_eq!(plain.grad_norms, threaded.grad_norms, "{path} {sampling}");
             let every = 2500 / batch_size;
             assert_eq!(threaded.evaluations.len(), 29 / every + 1);
             assert_eq!(plain.loss, threaded.loss, "{path} {sampling}");
@@ -350,6 +351,75 @@ fn step_by_step_matches_run() {
     let (train_acc, test_acc) = t.evaluate().unwrap();
     assert!((0.0..=1.0).contains(&train_acc) && (0.0..=1.0).contains(&test_acc));
     assert_eq!(t.net().affines()[1].w, run.net.affines()[1].w);
+}
+
+#[test]
+fn gradient_norms_are_those_of_the_step_before_each_evaluation() {
+    let (tr, te) = train_test(600);
+    let d = data(&tr, &te);
+    // Evaluations after iterations 0, 60 and 120, then the final net's (130).
+    let config = TrainConfig {
+        iters: 131,
+        ..small_config()
+    };
+    let run = train::<f32>(&config, &d, &mut ()).unwrap();
+    let h = &run.history;
+    let iters: Vec<usize> = h.grad_norms.iter().map(|g| g.iter).collect();
+    assert_eq!(iters, [0, 60, 120, 130]);
+    let mut t = Trainer::<f32>::new(&config, d).unwrap();
+    for expected in &h.grad_norms {
+        while t.iteration() <= expected.iter {
+            t.step().unwrap();
+        }
+        let now = GradNorms::of(expected.iter, t.net());
+        assert_eq!(&now, expected);
+        // The norm is the plain L2 norm of the gradient.
+        let db2 = &t.net().affines()[1].db;
+        let l2 = db2
+            .iter()
+            .map(|&g| f64::from(g).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert_eq!(now.get("b2"), Some(l2));
+    }
+    let series = h.grad_norm_series();
+    let names: Vec<&str> = series.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["W1", "b1", "W2", "b2"]);
+    for (name, values) in &series {
+        assert_eq!(values.len(), 4, "{name}");
+        assert!(
+            values.iter().all(|v| v.is_finite() && *v > 0.0),
+            "{name}: {values:?}"
+        );
+    }
+    // A history written before gradient norms were recorded still reads.
+    let old = r#"{"loss":[2.3],"evaluations":[{"iter":0,"epoch":0,"train_acc":0.1,"test_acc":0.1}],
+        "final_eval":null,"timings":{"load_s":0,"train_s":0,"eval_s":0,"total_s":0}}"#;
+    let old: bp_train::History = serde_json::from_str(old).unwrap();
+    assert!(old.grad_norms.is_empty() && old.grad_norm_series().is_empty());
+    assert_eq!(old.evaluations.len(), 1);
+}
+
+#[test]
+fn predictions_agree_with_the_confusion_matrix() {
+    let (tr, te) = train_test(2500);
+    let d = data(&tr, &te);
+    let net = train::<f32>(&small_config(), &d, &mut ()).unwrap().net;
+    let one = bp_train::predictions(&net, &d.test, 1).unwrap();
+    assert_eq!(one, bp_train::predictions(&net, &d.test, 3).unwrap());
+    assert_eq!(one.len(), d.test.len());
+    let mut cm = bp_train::ConfusionMatrix::new(common::CLASSES);
+    for (&label, &p) in d.test.labels.iter().zip(&one) {
+        cm.add(usize::from(label), p).unwrap();
+    }
+    assert_eq!(
+        cm,
+        bp_train::confusion_matrix(&net, &d.test, common::CLASSES, 2).unwrap()
+    );
+    // A model for other images is an error, not a panic.
+    let other = ndarray::Array2::<u8>::zeros((3, 5));
+    let split = bp_train::SplitView::new(other.view(), &[0, 1, 2]).unwrap();
+    assert!(bp_train::predictions(&net, &split, 1).is_err());
 }
 
 #[test]
