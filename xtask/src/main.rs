@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod fetch;
+mod predict;
 mod report;
 mod train;
 
@@ -28,6 +29,8 @@ enum Command {
     Gradcheck(train::GradcheckArgs),
     /// Test accuracy and confusion matrix of a saved model.
     Eval(train::EvalArgs),
+    /// Class and probabilities of your own digits (PNG or JPEG) by a saved model.
+    Predict(predict::PredictArgs),
     /// Rewrite a run's report.html (from its metrics.json, model and the test set).
     Report(report::ReportArgs),
     /// Time whole default training runs (release build) and report medians.
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(&args),
         Command::Gradcheck(args) => train::gradcheck(&args),
         Command::Eval(args) => train::eval(&args),
+        Command::Predict(args) => predict::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Bench(args) => bench::run(&args),
     };

@@ -234,6 +234,36 @@ pub enum DataError {
         /// The mirror given.
         mirror: String,
     },
+    /// A file meant to be a picture of a digit is not a PNG or JPEG image.
+    #[error("{}: not a PNG or JPEG image: {reason}", path.display())]
+    NotAnImage {
+        /// The file.
+        path: PathBuf,
+        /// What it is instead, as far as can be told.
+        reason: String,
+    },
+    /// A PNG or JPEG file that cannot be decoded (truncated, damaged, too large).
+    #[error("{}: cannot decode this {format} image: {reason}", path.display())]
+    BadImage {
+        /// The file.
+        path: PathBuf,
+        /// "PNG" or "JPEG".
+        format: &'static str,
+        /// What the decoder reported.
+        reason: String,
+    },
+    /// A picture of a digit in which nothing stands out from the background.
+    #[error(
+        "{}no ink: nothing stands out from the background (by at most {contrast} grey levels; {} needed)",
+        PathPrefix(path.as_deref()),
+        crate::digit::MIN_CONTRAST
+    )]
+    NoInk {
+        /// The file, when the image came from one.
+        path: Option<PathBuf>,
+        /// How far the strongest pixel stands out from the background, of 255.
+        contrast: u8,
+    },
     /// A caller passed an invalid argument (an index out of range, inconsistent sizes).
     #[error("{what}: {problem}")]
     InvalidArgument {
@@ -242,6 +272,18 @@ pub enum DataError {
         /// What is wrong.
         problem: String,
     },
+}
+
+/// `"<path>: "`, or nothing when there is no path.
+struct PathPrefix<'a>(Option<&'a std::path::Path>);
+
+impl fmt::Display for PathPrefix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(p) => write!(f, "{}: ", p.display()),
+            None => Ok(()),
+        }
+    }
 }
 
 struct MissingHint<'a>(&'a [PathBuf]);
@@ -328,7 +370,10 @@ impl DataError {
             | DataError::Missing { path, .. }
             | DataError::Idx { path, .. }
             | DataError::Invalid { path, .. }
-            | DataError::Verify { path, .. } => Some(path),
+            | DataError::Verify { path, .. }
+            | DataError::NotAnImage { path, .. }
+            | DataError::BadImage { path, .. } => Some(path),
+            DataError::NoInk { path, .. } => path.as_deref(),
             DataError::CountMismatch { labels_path, .. } => Some(labels_path),
             DataError::FetchFailed { dest, .. } => Some(dest),
             DataError::UnknownDataset { .. }

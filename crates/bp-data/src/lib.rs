@@ -19,6 +19,12 @@
 //! - [`load_dir_verified`]: [`load_dir`] that also checks every file's SHA-256,
 //!   at almost no extra cost (hashed on a second thread while being read).
 //!
+//! - [`digit`]: your own digit. [`digit::prepare_digit`] makes any greyscale
+//!   picture of a digit into a 28x28 image the way MNIST's were made (inverted
+//!   if on a light background, cropped, scaled to 20 pixels, centred by its
+//!   centre of mass); [`digit::load_digit`] (cargo feature `image`, on by
+//!   default) reads it from a PNG or JPEG file first.
+//!
 //! Errors are [`DataError`]s that name the file and say what is wrong; no input
 //! makes this crate panic.
 //!
@@ -65,6 +71,7 @@
 //! ```
 
 mod dataset;
+pub mod digit;
 mod error;
 pub mod idx;
 mod load;

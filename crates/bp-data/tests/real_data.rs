@@ -142,3 +142,39 @@ fn mnist_fetch_and_load_one_pass_with_raw_copies() {
         expected
     );
 }
+
+/// MNIST's own digits are already prepared: `prepare_digit` gives them back
+/// (nearly) unchanged, which pins its conventions to MNIST's (ink 255, a box of
+/// 20 on the longer side, centre of mass at index 14).
+#[test]
+fn mnist_test_digits_come_back_through_prepare_digit() {
+    use bp_data::digit::prepare_digit;
+    let data = load_dir(&common::real_data(Dataset::Mnist), Dataset::Mnist).expect("load");
+    let n = 2000;
+    let (mut total, mut same, mut worst) = (0u64, 0usize, (0u64, 0usize));
+    for i in 0..n {
+        let img = data.test.image(i).expect("in range");
+        let pixels = img.as_slice().expect("contiguous");
+        let back = prepare_digit(pixels, 28, 28).unwrap_or_else(|e| panic!("digit {i}: {e}"));
+        let diff: u64 = pixels
+            .iter()
+            .zip(&back)
+            .map(|(&a, &b)| u64::from(a.abs_diff(b)))
+            .sum();
+        total += diff;
+        // A digit whose centre of mass sat near a half pixel may move by one.
+        same += usize::from(diff <= 784);
+        worst = worst.max((diff, i));
+    }
+    let mean = total as f64 / (n * 784) as f64;
+    assert!(
+        mean < 0.5,
+        "mean absolute difference {mean:.3} of 255 (worst: digit {} by {})",
+        worst.1,
+        worst.0
+    );
+    assert!(
+        same * 100 >= n * 97,
+        "only {same} of {n} came back within 1 grey level per pixel"
+    );
+}
