@@ -156,7 +156,8 @@ fn ink_levels(grey: &[u8], width: usize, height: usize) -> Result<Vec<u8>, DataE
         });
     }
     // Full ink is the 95th percentile of the ink, not its maximum: JPEG ringing
-    // and specks overshoot the stroke, and would leave the digit dim.
+    // and specks overshoot the stroke, and would leave the digit dim. The check
+    // above keeps `ink_from` at most 255.
     let ink_from = usize::from(background) + usize::from(MIN_CONTRAST);
     let ink_total: usize = counts[ink_from..].iter().sum();
     let mut seen = 0;
@@ -178,8 +179,8 @@ fn ink_levels(grey: &[u8], width: usize, height: usize) -> Result<Vec<u8>, DataE
     Ok(grey.iter().map(|&v| lut[usize::from(v)]).collect())
 }
 
-/// The median of the outermost ring of pixels (the whole image when it is one
-/// pixel thin): the background, even when a stroke touches the edge.
+/// The median of the outermost ring of pixels (every pixel, when the image is at
+/// most two pixels thin): the background, even when a stroke touches the edge.
 fn ring_median(grey: &[u8], width: usize, height: usize) -> u8 {
     let mut counts = [0usize; 256];
     let mut add = |v: u8| counts[usize::from(v)] += 1;
