@@ -263,11 +263,11 @@ fn gradcheck_passes() {
 
 #[test]
 fn the_same_seed_gives_the_same_accuracies() {
-    // The second run also splits its steps between two threads, the fourth
-    // evaluates only its final net: the same numbers.
+    // The second run repeats the first; the fourth evaluates only its final
+    // net: the same numbers.
     let runs: Vec<Value> = [
         ("a", "7", &[][..]),
-        ("b", "7", &["--split-steps"][..]),
+        ("b", "7", &[][..]),
         ("c", "8", &[][..]),
         ("d", "7", &["--eval-every", "0"][..]),
     ]
@@ -341,9 +341,15 @@ fn invalid_options_exit_1_with_a_message() {
         (&["--lr", "-0.5"], "learning rate"),
         (&["--hidden", "50,0"], "hidden layer sizes"),
         (&["--iters", "0"], "iters"),
-        (&["--activation", "tanh"], "unknown activation"),
-        (&["--optimizer", "rmsprop"], "unknown optimizer"),
-        (&["--precision", "f16"], "unknown precision"),
+        (
+            &["--activation", "tanh"],
+            "[possible values: relu, sigmoid]",
+        ),
+        (
+            &["--optimizer", "rmsprop"],
+            "[possible values: sgd, momentum, adam]",
+        ),
+        (&["--precision", "f16"], "[possible values: f32, f64]"),
     ];
     for (args, needle) in cases {
         let o = train("mnist", out, args);
@@ -373,7 +379,12 @@ fn invalid_options_exit_1_with_a_message() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert_clean_failure("train --input-path gpu", &o, 1, "unknown input path");
+    assert_clean_failure(
+        "train --input-path gpu",
+        &o,
+        1,
+        "[possible values: auto, dense, sparse]",
+    );
 
     let missing = out.join("no-such-model.safetensors");
     let o = xtask(&["eval", "--model", missing.to_str().unwrap()]);

@@ -2,8 +2,10 @@
 //! named only by `BP_MIRROR`, and then without it and without internet.
 //!
 //! The copy holds what a clone holds (`git ls-files`), in a folder of its own.
-//! It builds into this workspace's target folder, so only the workspace's own
-//! crates are compiled again, not every dependency.
+//! It builds into this workspace's target folder, so no dependency is compiled
+//! again (cargo may even reuse this workspace's xtask: the sources are the
+//! same). Either way the xtask works in the copy's folders, `data/` and `runs/`:
+//! it finds its workspace from `cargo run`, not from where it was built.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

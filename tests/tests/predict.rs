@@ -17,8 +17,8 @@ fn scratch() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("predict")
 }
 
-/// The data options of a command (the tests' cache of the real MNIST, fetched
-/// once through the product's fetch), and the directory the data set lives in.
+/// The data options of a command (MNIST in the tests' cache), and the
+/// directory that holds the data set's files.
 fn data_options() -> (Vec<String>, PathBuf) {
     let data_dir = real_data("mnist");
     let args = vec![

@@ -110,7 +110,6 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     // Best effort: the runs' outputs are only needed for the numbers above.
     let _ = std::fs::remove_dir_all(&out);
-    let split_steps = args.train_args.iter().any(|a| a == "--split-steps");
     let this = Summary::of(&runs[0]);
     let other = args.against.as_ref().map(|_| Summary::of(&runs[1]));
     let no_eval = args.eval_cost.then(|| Summary::of(&runs[builds.len() - 1]));
@@ -136,10 +135,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if other.is_some() || no_eval.is_some() {
         println!("this build:");
     }
-    this.print(split_steps);
+    this.print();
     if let Some(other) = &other {
         println!("--against {}:", builds[1].1.display());
-        other.print(split_steps);
+        other.print();
         let r: Vec<String> = ratios(&this, other)
             .iter()
             .map(|(k, v)| format!("{} {v:.3}", k.replace('_', " ")))
@@ -151,7 +150,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     if let Some(no_eval) = &no_eval {
         println!("this build without evaluations (--eval-every 0, the final net's only):");
-        no_eval.print(split_steps);
+        no_eval.print();
         println!(
             "the {} evaluations add {:.3} s to a whole run (median {:.3} s against {:.3} s)",
             this.evaluations,
@@ -284,7 +283,7 @@ impl Summary {
         })
     }
 
-    fn print(&self, split_steps: bool) {
+    fn print(&self) {
         let (train, eval, train_gflop, eval_gflop) =
             (self.train, self.eval, self.train_gflop, self.eval_gflop);
         println!("median of {} whole runs:", self.runs);
@@ -299,13 +298,8 @@ impl Summary {
             println!("  eval           {eval:.3} s  (the final net only)");
         } else {
             println!(
-                "  eval           {eval:.3} s  ({} evaluations, {}; {:.1} GFLOP/s dense-equivalent of {eval_gflop:.0} GFLOP)",
+                "  eval           {eval:.3} s  ({} evaluations, beside training when 2+ cores; {:.1} GFLOP/s dense-equivalent of {eval_gflop:.0} GFLOP)",
                 self.evaluations,
-                if split_steps {
-                    "on both threads, pausing training"
-                } else {
-                    "beside training when 2+ cores"
-                },
                 eval_gflop / eval
             );
         }

@@ -1,7 +1,7 @@
 //! `cargo xtask fetch-mnist`, and the data options every data-reading command shares.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use bp_data::fetch::{FetchEvent, FetchOptions, FetchReport, Mirror};
 use bp_data::{Dataset, MnistData};
@@ -48,9 +48,18 @@ pub struct FetchArgs {
 }
 
 /// The workspace root (the parent of this crate's directory).
-fn workspace_root() -> &'static Path {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest)
+///
+/// `cargo run` (the `cargo xtask` alias) tells the process where the crate is:
+/// the workspace the command runs in, even when cargo reused a build of the same
+/// sources made elsewhere. The path compiled in is the fallback.
+pub fn workspace_root() -> PathBuf {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    match manifest.parent() {
+        Some(root) => root.to_path_buf(),
+        None => manifest,
+    }
 }
 
 impl DataArgs {
@@ -287,7 +296,10 @@ mod tests {
         .expect("all options");
         let d = &cli.fetch.data;
         assert_eq!(d.dataset, Dataset::FashionMnist);
-        assert_eq!(d.dataset_dir(), Path::new("/tmp/d/fashion-mnist"));
+        assert_eq!(
+            d.dataset_dir(),
+            std::path::Path::new("/tmp/d/fashion-mnist")
+        );
         assert_eq!(
             d.mirrors[..],
             [

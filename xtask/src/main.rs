@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod choice;
 mod fetch;
+mod graph;
 mod predict;
 mod report;
 mod train;
@@ -29,6 +31,8 @@ enum Command {
     Gradcheck(train::GradcheckArgs),
     /// Test accuracy and confusion matrix of a saved model.
     Eval(train::EvalArgs),
+    /// Draw a computational graph with its values and gradients (SVG and PNG).
+    Graph(graph::GraphArgs),
     /// Class and probabilities of your own digits (PNG or JPEG) by a saved model.
     Predict(predict::PredictArgs),
     /// Rewrite a run's report.html (from its metrics.json, model and the test set).
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(&args),
         Command::Gradcheck(args) => train::gradcheck(&args),
         Command::Eval(args) => train::eval(&args),
+        Command::Graph(args) => graph::run(&args),
         Command::Predict(args) => predict::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Bench(args) => bench::run(&args),

@@ -7,16 +7,17 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use bp_core::{Float, Targets};
-use bp_layers::{gradient_check, Activation, TwoLayerNet};
+use bp_layers::{gradient_check, TwoLayerNet};
 use bp_train::{
     confusion_matrix, default_eval_threads, load_checkpoint, read_checkpoint_info, save_checkpoint,
     BatchBuffer, Evaluation, History, InputPath, Observer, OptimizerKind, Plan, Precision,
-    Sampling, TrainConfig, TrainData, Trainer, DEFAULT_SEED,
+    TrainConfig, TrainData, Trainer, DEFAULT_SEED,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 
-use crate::fetch::{load_data, DataArgs};
+use crate::choice::{ActivationName, InputPathName, OptimizerName, PrecisionName, SamplingName};
+use crate::fetch::{load_data, workspace_root, DataArgs};
 
 /// Options of `train`.
 #[derive(clap::Args, Debug)]
@@ -55,21 +56,21 @@ pub struct TrainArgs {
     )]
     pub weight_init_std: f64,
 
-    /// Activation: relu or sigmoid.
-    #[arg(long, default_value = "relu", value_name = "NAME")]
-    pub activation: String,
+    /// Activation between the Affine layers.
+    #[arg(long, value_enum, default_value_t = ActivationName::Relu)]
+    pub activation: ActivationName,
 
-    /// Optimizer: sgd, momentum (0.9) or adam (0.9, 0.999).
-    #[arg(long, default_value = "sgd", value_name = "NAME")]
-    pub optimizer: String,
+    /// Optimizer.
+    #[arg(long, value_enum, default_value_t = OptimizerName::Sgd)]
+    pub optimizer: OptimizerName,
 
-    /// Minibatch sampling: with-replacement (the seed's) or shuffled-epochs.
-    #[arg(long, default_value = "with-replacement", value_name = "NAME")]
-    pub sampling: String,
+    /// Minibatch sampling.
+    #[arg(long, value_enum, default_value_t = SamplingName::WithReplacement)]
+    pub sampling: SamplingName,
 
-    /// Float precision: f32 or f64.
-    #[arg(long, default_value = "f32", value_name = "P")]
-    pub precision: String,
+    /// Float precision.
+    #[arg(long, value_enum, default_value_t = PrecisionName::F32)]
+    pub precision: PrecisionName,
 
     /// Seed of the initial weights and the batch order.
     #[arg(long, default_value_t = DEFAULT_SEED, value_name = "N")]
@@ -84,18 +85,9 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
-    /// First layer on the images: auto (sparse when at most 35% of the pixels are
-    /// non-zero, as on MNIST), dense or sparse. Same numbers up to float rounding.
-    #[arg(long, default_value = "auto", value_name = "PATH")]
-    pub input_path: String,
-
-    /// Split each training step between two threads (sparse input path only).
-    /// Same numbers; faster steps in calm spells, but evaluations then pause
-    /// training instead of running beside it, so the default MNIST run takes
-    /// longer (about 1.1 s against 0.9 s), and much longer when other programs
-    /// keep the cores busy.
-    #[arg(long)]
-    pub split_steps: bool,
+    /// How the first layer reads the images. Same numbers up to float rounding.
+    #[arg(long, value_enum, default_value_t = InputPathName::Auto)]
+    pub input_path: InputPathName,
 
     /// No progress bar (the evaluation lines and output paths are still printed).
     #[arg(long)]
@@ -129,30 +121,24 @@ pub struct EvalArgs {
 /// Largest mean absolute difference `gradcheck` accepts.
 const GRADCHECK_TOLERANCE: f64 = 1e-7;
 
-fn workspace_root() -> &'static Path {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest)
-}
-
 impl TrainArgs {
     /// The run's config and precision, validated (before any data is loaded).
     fn config(&self) -> anyhow::Result<(TrainConfig, Precision, InputPath)> {
-        let optimizer: OptimizerKind = self.optimizer.parse()?;
-        let activation: Activation = self.activation.parse()?;
+        let optimizer = OptimizerKind::from(self.optimizer);
         let config = TrainConfig {
             iters: self.iters,
             batch_size: self.batch_size,
             lr: self.lr.unwrap_or_else(|| optimizer.default_lr()),
             hidden: self.hidden.clone(),
             weight_init_std: self.weight_init_std,
-            activation,
+            activation: self.activation.into(),
             optimizer,
-            sampling: self.sampling.parse::<Sampling>()?,
+            sampling: self.sampling.into(),
             seed: self.seed,
             eval_every: self.eval_every,
         };
         config.validate()?;
-        Ok((config, self.precision.parse()?, self.input_path.parse()?))
+        Ok((config, self.precision.into(), self.input_path.into()))
     }
 
     fn out_dir(&self) -> PathBuf {
@@ -223,12 +209,10 @@ fn train_typed<F: Float>(
     config: &TrainConfig,
     data: TrainData<'_>,
     input_path: InputPath,
-    split_steps: bool,
     progress: &mut Progress,
     model_path: &Path,
 ) -> anyhow::Result<(History, InputPath)> {
-    let trainer =
-        Trainer::<F>::with_input_path(config, data, input_path)?.with_split_steps(split_steps);
+    let trainer = Trainer::<F>::with_input_path(config, data, input_path)?;
     let used = trainer.input_path();
     let trained = trainer.run(progress)?;
     progress.bar.finish_and_clear();
@@ -294,22 +278,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let model_path = out.join("model.safetensors");
     let mut progress = Progress::new(args.quiet);
     let result = match precision {
-        Precision::F32 => train_typed::<f32>(
-            &config,
-            data,
-            input_path,
-            args.split_steps,
-            &mut progress,
-            &model_path,
-        ),
-        Precision::F64 => train_typed::<f64>(
-            &config,
-            data,
-            input_path,
-            args.split_steps,
-            &mut progress,
-            &model_path,
-        ),
+        Precision::F32 => train_typed::<f32>(&config, data, input_path, &mut progress, &model_path),
+        Precision::F64 => train_typed::<f64>(&config, data, input_path, &mut progress, &model_path),
     };
     progress.bar.finish_and_clear();
     let (mut history, input_path) = result?;
@@ -336,7 +306,6 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         "timings": &history.timings,
         "grad_norms": &history.grad_norms,
         "input_path": input_path.name(),
-        "split_steps": args.split_steps,
         "layer_sizes": config.layer_sizes(data.input_size(), data.classes),
         "train_size": data.train.len(),
         "test_size": data.test.len(),

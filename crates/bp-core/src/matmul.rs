@@ -2,11 +2,8 @@
 //!
 //! ndarray's `dot` uses matrixmultiply, which has no AVX-512 kernels and packs
 //! small matrices slowly; gemm picks AVX-512, AVX2 or baseline kernels at run
-//! time. Measured on this project's 2-core machines (AMD Zen 4), f32, one thread,
-//! ndarray's `dot` against gemm, per product: `(100, 784) x (784, 50)` 122 -> 96
-//! µs; `(1000, 784) x (784, 50)` (an evaluation chunk) 1.12 -> 0.91 ms; `dx`'s
-//! `(100, 50) x (50, 784)` 90 -> 75 µs; the small `(100, 50) x (50, 10)` 3.3 ->
-//! 2.2 µs; `dW`'s transposed `(784, 100) x (100, 50)` about the same (99 -> 95).
+//! time, and was faster on every product shape the layers use (measured per
+//! shape; the figures, which go stale, are in docs/performance.md).
 
 use std::any::TypeId;
 

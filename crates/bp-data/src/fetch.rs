@@ -145,8 +145,8 @@ pub struct FetchOptions {
     pub force: bool,
     /// [`fetch_and_load`] only: keep a verified uncompressed copy `<name>` beside
     /// each `<name>.gz` and read it first on later loads (default false). Reading
-    /// the raw copy skips the decompression, the larger part of loading (MNIST:
-    /// about 30 ms instead of 80 ms), at the cost of the uncompressed size on disk
+    /// the raw copy skips the decompression, the larger part of loading, at the
+    /// cost of the uncompressed size on disk
     /// (55 MB per data set beside 11 MB (MNIST) or 30 MB (Fashion-MNIST) of
     /// gzip). The copy is verified on every load like any other; one that does not
     /// verify is passed over and rewritten from the `.gz`.

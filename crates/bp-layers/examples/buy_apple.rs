@@ -1,31 +1,24 @@
 //! The book's first graph: 2 apples at 100 each with 10% tax, forward and backward.
 //!
+//! The graph is built in [`bp_layers::trace::buy_apple`], which runs two real
+//! `MulLayer`s forward, then backward in the reverse order; `cargo xtask graph
+//! apple` draws the same trace.
+//!
 //! `cargo run -p bp-layers --example buy_apple`
 
-use bp_layers::{round_sig, MulLayer};
+use bp_layers::{round_sig, trace};
 
 fn main() -> Result<(), bp_layers::LayerError> {
-    let (apple, apple_num, tax) = (100.0, 2.0, 1.1);
+    let graph = trace::buy_apple(100.0, 2.0, 1.1)?;
+    // dprice = 1 flows back from the price; each input's edge holds its gradient.
+    let grad = |label| graph.edge(label).map(|e| round_sig(e.backward, 10));
 
-    let mut mul_apple_layer = MulLayer::new();
-    let mut mul_tax_layer = MulLayer::new();
-
-    // forward
-    let apple_price = mul_apple_layer.forward(apple, apple_num);
-    let price = mul_tax_layer.forward(apple_price, tax);
-
-    // backward, in the reverse order
-    let dprice = 1.0;
-    let (dapple_price, dtax) = mul_tax_layer.backward(dprice)?;
-    let (dapple, dapple_num) = mul_apple_layer.backward(dapple_price)?;
-
-    let r = |v| round_sig(v, 10);
-    println!("price: {}", r(price));
+    println!("price: {}", round_sig(graph.edge("price")?.forward, 10));
     println!(
         "dapple: {}, dapple_num: {}, dtax: {}",
-        r(dapple),
-        r(dapple_num),
-        r(dtax)
+        grad("apple")?,
+        grad("apple num")?,
+        grad("tax")?
     );
     Ok(())
 }

@@ -6,7 +6,9 @@
 //!   backward pass needs (a mask, an output, an input, probabilities and targets);
 //! * [`TwoLayerNet`] and [`MultiLayerNet`]: Affine + activation repeated, then
 //!   SoftmaxWithLoss, with backprop [`MultiLayerNet::gradient`],
-//!   [`MultiLayerNet::numerical_gradient`] and [`gradient_check`].
+//!   [`MultiLayerNet::numerical_gradient`] and [`gradient_check`];
+//! * [`trace`]: graphs recorded while their layers run, with every edge's value
+//!   and gradient (the shopping graphs, and a net's layer graph on one batch).
 //!
 //! Parameters are visible by name (`W1`, `b1`, `W2`, `b2`, ...) through
 //! [`Layer::params_mut`], which is all an optimizer needs. Every fallible call
@@ -39,6 +41,7 @@ mod net;
 mod scalar;
 mod softmax_with_loss;
 pub mod sparse;
+pub mod trace;
 
 pub use activation::{Relu, Sigmoid};
 pub use affine::Affine;
@@ -64,6 +67,9 @@ pub enum LayerError {
     /// A network or layer was built with sizes or settings that cannot work.
     #[error("invalid network: {0}")]
     Config(String),
+    /// A recorded graph was given a value it does not hold, or asked for an edge it lacks.
+    #[error("trace: {0}")]
+    Trace(String),
 }
 
 /// Result type of this crate.

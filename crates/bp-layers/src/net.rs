@@ -90,6 +90,16 @@ impl<F> Gradients<F> {
     }
 }
 
+/// A net's layers, borrowed to run them one by one.
+pub(crate) struct LayersMut<'a, F> {
+    /// The Affine layers, first to last.
+    pub affines: &'a mut [Affine<F>],
+    /// The activations between them.
+    pub activations: Vec<&'a mut dyn Layer<F>>,
+    /// The output layer.
+    pub last: &'a mut SoftmaxWithLoss<F>,
+}
+
 /// A fully connected net: `Affine -> act -> ... -> Affine -> SoftmaxWithLoss`.
 ///
 /// # Shapes
@@ -282,6 +292,15 @@ impl<F: Float> MultiLayerNet<F> {
             entries.push((format!("b{}", k + 1), db.into_dyn()));
         }
         Ok(Gradients { entries })
+    }
+
+    /// Every layer, for [`crate::trace::net`].
+    pub(crate) fn layers_mut(&mut self) -> LayersMut<'_, F> {
+        LayersMut {
+            affines: &mut self.affines,
+            activations: self.activations.iter_mut().map(|a| a.layer()).collect(),
+            last: &mut self.last,
+        }
     }
 
     /// Parameters and gradients, `W1 b1 W2 b2 ...`.

@@ -18,14 +18,16 @@
 //! * the kernels are compiled for AVX-512, AVX2+FMA and the baseline, and picked
 //!   at run time by the [`pulp`] crate (the default x86-64 target is SSE2 only),
 //!   with no `unsafe` here;
-//! * with FMA they sum with fused multiply-adds (one rounding per term, about
-//!   10% faster), and the backward reads `dout` from rows copied onto 64-byte
+//! * with FMA they sum with fused multiply-adds (one rounding per term, and
+//!   faster), and the backward reads `dout` from rows copied onto 64-byte
 //!   boundaries (loads that straddle two cache lines cost about twice);
 //! * the forward is bound by fetching `W`'s rows from L2, a cache line at a
 //!   time: with enough non-zeros it first copies `W` into rows of whole lines
 //!   that start on a line boundary plus a small array of the last columns
-//!   (MNIST's rows of 50 floats: 3 lines instead of 4, 14% faster), the same
-//!   bits.
+//!   (MNIST's rows of 50 floats: 3 lines instead of 4), the same bits.
+//!
+//! What each of these gained, measured, is in docs/performance.md; numbers in
+//! comments would go stale.
 
 use std::ops::Range;
 
@@ -55,8 +57,7 @@ impl SparseRows {
     }
 
     /// [`from_u8`](Self::from_u8) on up to `threads` threads, each building a
-    /// range of rows; the result is the same. MNIST's training set on this
-    /// project's 2-core machines: 23 -> 14-17 ms on two threads.
+    /// range of rows; the result is the same.
     pub fn from_u8_threads(x: ArrayView2<'_, u8>, scale: f64, threads: usize) -> Result<Self> {
         let (rows, width) = x.dim();
         if width > usize::from(u16::MAX) + 1 {
@@ -174,7 +175,7 @@ fn fill_rows(data: &[u8], width: usize, cols: &mut [u16], vals: &mut [u8]) -> Ve
     for row in data.chunks_exact(width.max(1)) {
         // Eight pixels at a time: an all-zero group (most of an MNIST image's
         // border) is skipped with one test of a u64 (a short last group is
-        // always scanned). The MNIST training set: 41 -> 24 ms.
+        // always scanned).
         for (g, group) in row.chunks(8).enumerate() {
             let word = <[u8; 8]>::try_from(group).map_or(1, u64::from_ne_bytes);
             if word == 0 {
@@ -318,7 +319,7 @@ impl SparseBatch {
         colptr.clear();
         colptr.resize(width + 1, 0);
         // `get_mut` rather than indexing in these loops: the same work without
-        // a panic path per entry, 24.1 -> 22.0 µs for an MNIST batch.
+        // a panic path per entry (measurably faster).
         for &c in &b.cols {
             if let Some(n) = colptr.get_mut(usize::from(c) + 1) {
                 *n += 1;
@@ -774,8 +775,8 @@ mod simd {
 
     /// `dout`'s rows (of `n` entries) copied into rows that start on a 64-byte
     /// boundary: a vector load that straddles two cache lines costs about two.
-    /// MNIST's backward (rows of 50 floats, 200 bytes): 28 -> 22 µs, plus 1.5 µs
-    /// for the copy. Returns the buffer, where its rows start, and their stride.
+    /// For MNIST's rows of 50 floats (200 bytes) the copy costs less than it
+    /// saves. Returns the buffer, where its rows start, and their stride.
     fn aligned_rows<F: Float>(dout: &[F], n: usize) -> (Vec<F>, usize, usize) {
         let per_line = (64 / std::mem::size_of::<F>()).max(1);
         let stride = n.div_ceil(per_line) * per_line;
@@ -861,8 +862,7 @@ mod simd {
 
     /// Whether laying `W` out as [`SplitRows`] first pays: for at least a third
     /// as many non-zeros as `W` has entries. Measured on MNIST (`W` 784 x 50):
-    /// a batch of 100 images, 15000 non-zeros, 36 -> 32 µs with the copy; half
-    /// a batch on each of two threads (`--split-steps`) 2.5% slower with it.
+    /// a batch of 100 images is faster with the copy, half a batch slower.
     fn split_pays<F>(x: &Csr<'_>, w: &[F]) -> bool {
         let nnz = match (x.indptr.first(), x.indptr.last()) {
             (Some(&first), Some(&last)) => last - first,
@@ -931,7 +931,7 @@ mod simd {
 
     /// Whether [`simd_arch`] has fused multiply-adds (x86's AVX2 and AVX-512 sets,
     /// ARM's NEON). The kernels use them where it does: one rounding per term,
-    /// and MNIST's forward and backward about 10% faster. The baseline rounds
+    /// and MNIST's forward and backward faster. The baseline rounds
     /// each product first, as `mul_add` without FMA is a slow library call, so
     /// its sums can differ from the SIMD sets' in the last bits.
     fn fused() -> bool {

@@ -15,7 +15,8 @@
 //! files are written atomically (a temporary file in the same directory, then a
 //! rename) and a missing output directory is created. Text is drawn with an
 //! embedded copy of DejaVu Sans, so no system font, fontconfig or freetype is
-//! needed.
+//! needed. The [`graph`] module draws computational graphs with their values
+//! and gradients the same way.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -47,6 +48,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 mod grad_norms;
+pub mod graph;
 
 pub use grad_norms::{plot_grad_norms, render_grad_norms, GRAD_NORM_SERIES, SERIES_COLORS};
 
@@ -155,6 +157,9 @@ pub enum PlotError {
         #[source]
         source: std::io::Error,
     },
+    /// A graph to draw has no nodes, an edge to a missing node, or a cycle.
+    #[error("invalid graph: {0}")]
+    InvalidGraph(String),
     /// The embedded font could not be loaded.
     #[error("the embedded font could not be loaded")]
     Font,
@@ -343,6 +348,19 @@ fn render<F>(format: Format, options: &PlotOptions, draw: F) -> Result<Vec<u8>, 
 where
     F: FnOnce(DynArea<'_>) -> Result<(), PlotError>,
 {
+    render_compressed(format, options, png::Compression::Default, draw)
+}
+
+/// [`render`] with a chosen PNG compression.
+fn render_compressed<F>(
+    format: Format,
+    options: &PlotOptions,
+    compression: png::Compression,
+    draw: F,
+) -> Result<Vec<u8>, PlotError>
+where
+    F: FnOnce(DynArea<'_>) -> Result<(), PlotError>,
+{
     ensure_font()?;
     let (width, height) = options.size;
     if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
@@ -357,7 +375,7 @@ where
                     BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
                 draw(DynArea::Bitmap(root))?;
             }
-            encode_png(&buf, width, height)
+            encode_png(&buf, width, height, compression)
         }
         Format::Svg => {
             let mut text = String::new();
@@ -370,10 +388,16 @@ where
     }
 }
 
-fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, PlotError> {
+fn encode_png(
+    rgb: &[u8],
+    width: u32,
+    height: u32,
+    compression: png::Compression,
+) -> Result<Vec<u8>, PlotError> {
     let mut out = Vec::new();
     {
         let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_compression(compression);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         let mut writer = encoder.write_header().map_err(drawing)?;

@@ -14,6 +14,10 @@ pub enum TrainError {
     /// Training or test data that are inconsistent or do not fit the model.
     #[error("invalid data: {0}")]
     Data(String),
+    /// A worker thread (the batch loader, an evaluation) panicked or stopped
+    /// early; the run cannot go on.
+    #[error("a worker thread failed: {0}")]
+    Thread(String),
     /// A NaN or infinite loss, weight or gradient: training stopped.
     #[error("training diverged at iteration {iter}: {what} (try a smaller learning rate)")]
     Diverged {
@@ -85,6 +89,10 @@ pub type Result<T, E = TrainError> = std::result::Result<T, E>;
 impl TrainError {
     pub(crate) fn config(msg: impl Into<String>) -> Self {
         TrainError::Config(msg.into())
+    }
+
+    pub(crate) fn thread(msg: impl Into<String>) -> Self {
+        TrainError::Thread(msg.into())
     }
 
     pub(crate) fn data(msg: impl Into<String>) -> Self {

@@ -183,7 +183,7 @@ pub fn confusion_matrix<F: Float>(
         for h in handles {
             let part = h
                 .join()
-                .map_err(|_| TrainError::data("an evaluation thread panicked"))??;
+                .map_err(|_| TrainError::thread("an evaluation thread panicked"))??;
             total.merge(&part);
         }
         Ok(total)

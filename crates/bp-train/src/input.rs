@@ -33,10 +33,9 @@ pub enum InputPath {
 
 /// Above this fraction of non-zero pixels, [`InputPath::Auto`] picks the dense path.
 ///
-/// Measured with whole runs of `cargo xtask train` (medians of 3): MNIST (19%
-/// non-zero) takes 1.2 s sparse against 2.5 s dense; Fashion-MNIST (50%) 2.4 s
-/// sparse against 2.5 s dense, but with twice the peak memory (157 MB against
-/// 76 MB), so it stays dense.
+/// Measured with whole runs of `cargo xtask train`: MNIST (19% non-zero) is
+/// about twice as fast sparse; Fashion-MNIST (50%) about as fast either way but
+/// with twice the peak memory sparse, so it stays dense.
 pub const SPARSE_MAX_DENSITY: f64 = 0.35;
 
 impl InputPath {

@@ -66,18 +66,17 @@ impl Sampler {
 
 /// Most batches in flight: one being trained on, the rest filled ahead. A
 /// deep queue lets the loader evaluate for a while without the training thread
-/// running dry. Measured on MNIST, when evaluations ran on a third thread
-/// (8 alternating whole runs of `cargo xtask train` each, median wall time):
-/// 3 batches 1.57 s, 16: 1.36 s, 32: 1.26 s, 64: 1.20 s.
+/// running dry. Whole MNIST runs got faster up to 64 (measured; a shallower
+/// queue, to keep the buffers in the caches, was slower).
 const MAX_BATCHES_IN_FLIGHT: usize = 64;
 
 /// Memory the queue may take: fewer batches in flight when they are large
 /// (an MNIST sparse batch is about 100 KB, so 64 of them take 6 MB).
 const QUEUE_BYTES: usize = 8 << 20;
 
-/// Rows an evaluation covers between two looks at the batch queue: about 1 ms
-/// of sparse MNIST work, so a loader busy evaluating is back to filling batches
-/// long before the queue runs dry.
+/// Rows an evaluation covers between two looks at the batch queue: a small
+/// slice of work, so a loader busy evaluating is back to filling batches long
+/// before the queue runs dry.
 const EVAL_SLICE: usize = 2048;
 
 /// Everything the loader thread needs to draw and gather batches.
@@ -307,5 +306,5 @@ fn take<F>(m: Message<F>, empty: &mut Vec<Batch<F>>, evaluations: &mut VecDeque<
 }
 
 fn stopped() -> TrainError {
-    TrainError::data("the batch loader thread stopped early")
+    TrainError::thread("the batch loader thread stopped early")
 }

@@ -14,13 +14,6 @@ use crate::config::OptimizerKind;
 pub trait Optimizer<F: Float>: Send {
     /// Updates every parameter in place from its current gradient.
     fn update(&mut self, params: Vec<ParamMut<'_, F>>);
-
-    /// The learning rate, if this rule is plain SGD (`W -= lr * dW`, no
-    /// state): then any part of a parameter can be updated on its own, which
-    /// lets the two-thread step update each thread's rows of `W1` in place.
-    fn plain_sgd_rate(&self) -> Option<F> {
-        None
-    }
 }
 
 /// Builds the optimizer `kind` with learning rate `lr`.
@@ -55,10 +48,6 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
                 p.value.scaled_add(-lr, &p.grad);
             }
         }
-    }
-
-    fn plain_sgd_rate(&self) -> Option<F> {
-        Some(self.lr)
     }
 }
 

@@ -20,8 +20,6 @@ use crate::loader::{Evaluated, Loader, LoaderJob, Sampler};
 use crate::optim::{build_optimizer, Optimizer};
 use crate::vector::lane_sum;
 
-mod paired;
-
 /// One evaluation on the full training and test sets.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
@@ -225,7 +223,6 @@ pub struct Trainer<'a, F: Float> {
     batch: Option<Batch<F>>,
     eval_threads: usize,
     prefetch: bool,
-    split_steps: bool,
     /// [`EVALS_IN_FLIGHT`]; tests lower it to make the training thread evaluate.
     evals_in_flight: usize,
     iter: usize,
@@ -276,7 +273,6 @@ impl<'a, F: Float> Trainer<'a, F> {
             batch: None,
             eval_threads: default_eval_threads(),
             prefetch: default_eval_threads() >= 2,
-            split_steps: false,
             evals_in_flight: EVALS_IN_FLIGHT,
             iter: 0,
         })
@@ -294,22 +290,6 @@ impl<'a, F: Float> Trainer<'a, F> {
     /// Results do not depend on it.
     pub fn with_prefetch(mut self, prefetch: bool) -> Self {
         self.prefetch = prefetch;
-        self
-    }
-
-    /// Whether [`run`](Self::run) splits each training step between two threads
-    /// (default: no). Only the sparse input path does; results do not depend on it.
-    ///
-    /// Steps get faster in calm spells (MNIST defaults: 74.8-77.9 µs against
-    /// 77.6-79 as medians of 9 runs), but each evaluation then pauses training,
-    /// on both threads, instead of running beside it; so the default MNIST run
-    /// takes longer as a whole (1.05-1.13 s against 0.89-0.90 s). It pays when
-    /// evaluations are rare (with none but the final one: 0.86 s against 0.89).
-    /// The two threads work in lockstep, so a busy machine slows it down more
-    /// than the default (two benches in a busy spell: 148 µs a step against 92;
-    /// beside a busy loop: 3.3-3.7 s against 1.7-1.8 s).
-    pub fn with_split_steps(mut self, split: bool) -> Self {
-        self.split_steps = split;
         self
     }
 
@@ -407,8 +387,6 @@ impl<'a, F: Float> Trainer<'a, F> {
     /// a thread of its own, one at a time. The numbers are the
     /// same as evaluating in place. The observer hears of an evaluation when it
     /// is done, in order.
-    /// With split steps ([`with_split_steps`](Self::with_split_steps)), the loop
-    /// and the evaluations run on two threads instead, in turn.
     pub fn run(mut self, observer: &mut dyn Observer) -> Result<Trained<F>> {
         let start = Instant::now();
         let plan = self.plan();
@@ -417,11 +395,7 @@ impl<'a, F: Float> Trainer<'a, F> {
             loss: Vec::with_capacity(plan.iters.saturating_sub(self.iter)),
             ..History::default()
         };
-        let (train_time, mut eval_time) = if self.split_steps && self.can_pair() {
-            self.run_paired(&plan, &mut history, observer)?
-        } else {
-            self.run_threads(&plan, &mut history, observer)?
-        };
+        let (train_time, mut eval_time) = self.run_threads(&plan, &mut history, observer)?;
         if let Some(last) = self.iter.checked_sub(1) {
             history.final_eval = match history.evaluations.last() {
                 Some(e) if e.iter == last => Some(*e),
@@ -573,10 +547,10 @@ impl<'a, F: Float> Trainer<'a, F> {
 
 /// Most evaluations handed to the loader thread and not yet done: past that
 /// the loader is behind, and the training thread evaluates its copy itself
-/// rather than wait for it. On MNIST an epoch of training takes about 48 ms,
-/// and the loader's batches for it plus an evaluation about 46 ms, so on a
-/// busy machine the loader falls behind now and then. Waiting for it instead
-/// cost runs 0.13-0.3 s in such spells.
+/// rather than wait for it. On MNIST an epoch of training takes about as long
+/// as the loader's batches for it plus an evaluation, so on a busy machine the
+/// loader falls behind now and then, and waiting for it cost whole runs
+/// measurably (docs/performance.md).
 const EVALS_IN_FLIGHT: usize = 2;
 
 /// Scheduled evaluations not yet recorded, in iteration order: each is done
@@ -650,7 +624,7 @@ impl Pending<'_> {
         let (accs, took) = self
             .handle
             .join()
-            .map_err(|_| TrainError::data("an evaluation thread panicked"))??;
+            .map_err(|_| TrainError::thread("an evaluation thread panicked"))??;
         let done = Evaluated {
             iter: self.iter,
             accs,

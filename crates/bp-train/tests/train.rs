@@ -209,90 +209,7 @@ fn threads_do_not_change_results() {
 }
 
 #[test]
-fn split_steps_give_the_same_numbers_bit_for_bit() {
-    use bp_train::{InputPath, Sampling};
-    let (mut tr, mut te) = train_test(2500);
-    for set in [&mut tr, &mut te] {
-        set.images.mapv_inplace(|v| if v < 150 { 0 } else { v });
-    }
-    let d = data(&tr, &te);
-    for sampling in [Sampling::WithReplacement, Sampling::ShuffledEpochs] {
-        // Runs ending before, on and after an evaluation (every 25 iterations
-        // here), and batches of odd sizes (uneven halves).
-        for (iters, batch_size) in [(1, 100), (2, 7), (25, 100), (26, 33), (51, 100)] {
-            let config = TrainConfig {
-                iters,
-                batch_size,
-                sampling,
-                ..small_config()
-            };
-            let run = |split: bool| {
-                Trainer::<f32>::with_input_path(&config, d, InputPath::Sparse)
-                    .unwrap()
-                    .with_split_steps(split)
-                    .run(&mut ())
-                    .unwrap()
-            };
-            let (plain, split) = (run(false), run(true));
-            let what = format!("{sampling}, {iters} iterations of {batch_size}");
-            assert_eq!(plain.history.loss, split.history.loss, "{what}");
-            assert_eq!(
-                plain.history.evaluations, split.history.evaluations,
-                "{what}"
-            );
-            assert_eq!(plain.history.final_eval, split.history.final_eval, "{what}");
-            assert_eq!(plain.history.grad_norms, split.history.grad_norms, "{what}");
-            for (a, b) in plain.net.params().iter().zip(split.net.params()) {
-                assert_eq!(a.value, b.value, "{what}: {}", a.name);
-            }
-            assert_eq!(split.history.loss.len(), iters);
-        }
-    }
-    // Optimizers with state update on one thread, with the same numbers.
-    for optimizer in [
-        bp_train::OptimizerKind::Momentum { momentum: 0.9 },
-        bp_train::OptimizerKind::Adam {
-            beta1: 0.9,
-            beta2: 0.999,
-        },
-    ] {
-        let config = TrainConfig {
-            iters: 30,
-            optimizer,
-            lr: 0.01,
-            ..small_config()
-        };
-        let run = |split: bool| {
-            Trainer::<f32>::with_input_path(&config, d, InputPath::Sparse)
-                .unwrap()
-                .with_split_steps(split)
-                .run(&mut ())
-                .unwrap()
-                .history
-        };
-        let (plain, split) = (run(false), run(true));
-        assert_eq!(plain.loss, split.loss, "{optimizer:?}");
-        assert_eq!(plain.evaluations, split.evaluations, "{optimizer:?}");
-    }
-    // Dense inputs ignore the option.
-    let config = TrainConfig {
-        iters: 5,
-        ..small_config()
-    };
-    let run = |split: bool| {
-        Trainer::<f32>::with_input_path(&config, d, InputPath::Dense)
-            .unwrap()
-            .with_split_steps(split)
-            .run(&mut ())
-            .unwrap()
-            .history
-            .loss
-    };
-    assert_eq!(run(false), run(true));
-}
-
-#[test]
-fn split_steps_stop_on_divergence_with_the_iteration_named() {
+fn the_sparse_path_stops_on_divergence_with_the_iteration_named() {
     use bp_train::InputPath;
     let (tr, te) = train_test(600);
     let config = TrainConfig {
@@ -302,7 +219,6 @@ fn split_steps_stop_on_divergence_with_the_iteration_named() {
     let mut recorder = Recorder::default();
     let err = Trainer::<f32>::with_input_path(&config, data(&tr, &te), InputPath::Sparse)
         .unwrap()
-        .with_split_steps(true)
         .run(&mut recorder)
         .map(|_| ())
         .unwrap_err();
@@ -313,28 +229,23 @@ fn split_steps_stop_on_divergence_with_the_iteration_named() {
     // Every iteration before the failing one was reported.
     assert_eq!(recorder.iterations.len(), iter);
 
-    // The same error as on one thread, whether the loss or a weight goes first
-    // (1e39 is infinite in f32: the first update makes W1 non-finite).
-    for lr in [1e30, 1e39] {
-        let config = TrainConfig {
-            lr,
-            ..config.clone()
-        };
-        let run = |split: bool| {
-            Trainer::<f32>::with_input_path(&config, data(&tr, &te), InputPath::Sparse)
-                .unwrap()
-                .with_split_steps(split)
-                .run(&mut ())
-                .map(|_| ())
-                .unwrap_err()
-                .to_string()
-        };
-        let (plain, split) = (run(false), run(true));
-        assert_eq!(plain, split, "lr {lr}");
-        if lr > 1e38 {
-            assert!(plain.contains("iteration 0: weight W1"), "{plain}");
-        }
-    }
+    // 1e39 is infinite in f32: the first update makes W1 non-finite, and the
+    // error says so, as on the dense path.
+    let config = TrainConfig {
+        lr: 1e39,
+        ..config.clone()
+    };
+    let run = |path| {
+        Trainer::<f32>::with_input_path(&config, data(&tr, &te), path)
+            .unwrap()
+            .run(&mut ())
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+    let (sparse, dense) = (run(InputPath::Sparse), run(InputPath::Dense));
+    assert!(sparse.contains("iteration 0: weight W1"), "{sparse}");
+    assert_eq!(sparse, dense);
 }
 
 #[test]
