@@ -388,25 +388,97 @@ impl PageUnderTest {
     }
 }
 
-/// MNIST test image 0 (a 7) as a user would give it: 4 times larger, dark ink
-/// on a light page (112 x 112 greyscale bytes).
-fn test_digit() -> (usize, usize, Vec<u8>) {
-    let mnist = bp_data::load_dir(&real_data("mnist").join("mnist"), bp_data::Dataset::Mnist)
-        .expect("the MNIST test set");
-    let image = mnist.test.image(0).expect("test image 0");
-    let side = 28 * 4;
-    let pixels = (0..side * side)
-        .map(|i| 255 - image[[(i / side) / 4, (i % side) / 4]])
-        .collect();
-    (side, side, pixels)
+/// A greyscale picture a user could give: `width x height` bytes, row-major.
+struct Picture {
+    name: String,
+    width: usize,
+    height: usize,
+    grey: Vec<u8>,
 }
 
-/// The Rust forward pass of the run's model on 784 inputs: softmax probabilities.
-fn rust_probs(model: &Path, input: &[f32]) -> Vec<f32> {
-    let net = bp_train::load_checkpoint::<f32>(model).unwrap().net;
-    let x = ndarray::Array2::from_shape_vec((1, input.len()), input.to_vec()).unwrap();
-    let logits = net.predict(x.view()).unwrap();
-    bp_core::softmax(logits.view()).row(0).to_vec()
+/// MNIST test images 0..20 as users would give them, each through one of five
+/// transformations that take the preparation down its different paths.
+fn pictures() -> Vec<(Picture, u8)> {
+    let mnist = bp_data::load_dir(&real_data("mnist").join("mnist"), bp_data::Dataset::Mnist)
+        .expect("the MNIST test set");
+    (0..20)
+        .map(|i| {
+            let img = mnist.test.image(i).expect("a test image");
+            let label = mnist.test.labels()[i];
+            let at = |r: usize, c: usize| img[[r.min(27), c.min(27)]];
+            let (name, width, height, grey): (&str, usize, usize, Vec<u8>) = match i % 5 {
+                // 4 times larger, dark ink on a light page: inverted, shrunk.
+                0 => (
+                    "large-dark-on-light",
+                    112,
+                    112,
+                    (0..112 * 112)
+                        .map(|p| 255 - at(p / 112 / 4, p % 112 / 4))
+                        .collect(),
+                ),
+                // As in the data set: light on dark, already 28x28.
+                1 => ("as-is", 28, 28, img.iter().copied().collect()),
+                // Stretched (3 wide, 5 tall per pixel) on grey paper with grey ink.
+                2 => (
+                    "stretched-grey-paper",
+                    84,
+                    140,
+                    (0..84 * 140)
+                        .map(|p| 200 - (u32::from(at(p / 84 / 5, p % 84 / 3)) * 150 / 255) as u8)
+                        .collect(),
+                ),
+                // Half size (14x14, 2x2 means): the ink is enlarged, bilinear.
+                3 => (
+                    "half-size",
+                    14,
+                    14,
+                    (0..14 * 14)
+                        .map(|p| {
+                            let (r, c) = (p / 14 * 2, p % 14 * 2);
+                            let sum: u32 = [(0, 0), (0, 1), (1, 0), (1, 1)]
+                                .iter()
+                                .map(|&(dr, dc)| u32::from(at(r + dr, c + dc)))
+                                .sum();
+                            (sum / 4) as u8
+                        })
+                        .collect(),
+                ),
+                // Off-centre on a wide light page.
+                _ => (
+                    "off-centre",
+                    100,
+                    60,
+                    (0..100 * 60)
+                        .map(|p| {
+                            let (r, c) = (p / 100, p % 100);
+                            if (10..38).contains(&r) && (60..88).contains(&c) {
+                                255 - at(r - 10, c - 60)
+                            } else {
+                                250
+                            }
+                        })
+                        .collect(),
+                ),
+            };
+            let name = format!("{i:02}-{name}");
+            let picture = Picture {
+                name,
+                width,
+                height,
+                grey,
+            };
+            (picture, label)
+        })
+        .collect()
+}
+
+fn write_png(path: &Path, p: &Picture) {
+    let file = std::fs::File::create(path).expect("create a PNG");
+    let mut encoder = png::Encoder::new(file, p.width as u32, p.height as u32);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().expect("a PNG header");
+    writer.write_image_data(&p.grey).expect("PNG data");
 }
 
 #[test]
@@ -458,48 +530,84 @@ fn the_page_loads_offline_with_every_section_and_no_error() {
 }
 
 #[test]
-fn the_pad_classifies_an_image_as_the_rust_net_does() {
+fn the_pad_prepares_and_classifies_images_as_cargo_xtask_predict_does() {
     let run = short_run();
-    let page = PageUnderTest::open(&run.join("report.html"));
-    let (w, h, grey) = test_digit();
-    let grey_json = serde_json::to_string(&grey).unwrap();
-    let predicted = page.eval(&format!("bpPad.setImage({w}, {h}, {grey_json})"));
-    assert_eq!(page.eval("bpPad.predicted()"), predicted);
-    let prepared: Vec<f32> = serde_json::from_value(page.eval("bpPad.prepared()")).unwrap();
-    assert_eq!(prepared.len(), 784);
-    // The prepared digit: MNIST's convention (ink near 1), its ink inside the
-    // 20x20 box around the centre.
-    assert!(prepared.iter().all(|v| (0.0..=1.0).contains(v)));
-    let ink: Vec<usize> = (0..784).filter(|&i| prepared[i] > 0.0).collect();
-    let span = |v: Vec<usize>| v.iter().max().unwrap() - v.iter().min().unwrap() + 1;
-    let rows = span(ink.iter().map(|i| i / 28).collect());
-    let cols = span(ink.iter().map(|i| i % 28).collect());
-    assert_eq!(
-        rows.max(cols),
-        20,
-        "the longer side is 20 pixels ({rows}x{cols})"
-    );
-    assert!(prepared.contains(&1.0), "full ink is 255 / 255");
-
-    let probs: Vec<f32> = serde_json::from_value(page.eval("bpPad.probs()")).unwrap();
-    let rust = rust_probs(&run.join("model.safetensors"), &prepared);
-    for (k, (js, rs)) in probs.iter().zip(&rust).enumerate() {
-        assert!((js - rs).abs() < 1e-4, "class {k}: page {js}, Rust {rs}");
+    let dir = fresh_dir("pad-vs-predict");
+    let pictures = pictures();
+    let mut args = vec![
+        "predict".to_string(),
+        "--json".into(),
+        "--model".into(),
+        run.join("model.safetensors").display().to_string(),
+    ];
+    for (p, _) in &pictures {
+        let path = dir.path().join(format!("{}.png", p.name));
+        write_png(&path, p);
+        args.push(path.display().to_string());
     }
-    let rust_class = bp_core::argmax(ndarray::ArrayView1::from(&rust));
-    assert_eq!(predicted, rust_class);
-    assert_eq!(predicted, 7, "the test set's first digit is a 7: {probs:?}");
-    // The bars show it.
+    let o = xtask(&args);
+    assert_success("cargo xtask predict --json", &o);
+    let answers: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(answers.len(), pictures.len());
+
+    let page = PageUnderTest::open(&run.join("report.html"));
+    let mut right = 0;
+    for ((p, label), answer) in pictures.iter().zip(&answers) {
+        let what = &p.name;
+        assert!(answer["file"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("{what}.png")));
+        let grey = serde_json::to_string(&p.grey).unwrap();
+        let predicted = page.eval(&format!(
+            "bpPad.setImage({}, {}, {grey})",
+            p.width, p.height
+        ));
+        assert_eq!(page.eval("bpPad.predicted()"), predicted, "{what}");
+        // The page's 28x28 input is bp-data's prepared digit, byte for byte.
+        let prepared: Vec<f64> = serde_json::from_value(page.eval("bpPad.prepared()")).unwrap();
+        let page_bytes: Vec<u8> = prepared.iter().map(|v| (v * 255.0).round() as u8).collect();
+        let rust = bp_data::digit::prepare_digit(&p.grey, p.width, p.height).unwrap();
+        assert_eq!(page_bytes, rust.to_vec(), "{what}: the preparations differ");
+        // And the net's answer is predict's: the class, and the probabilities
+        // up to float rounding (the page adds up in f64, Rust in f32).
+        assert_eq!(predicted, answer["class"], "{what}");
+        let page_probs: Vec<f64> = serde_json::from_value(page.eval("bpPad.probs()")).unwrap();
+        let rust_probs: Vec<f64> = serde_json::from_value(answer["probs"].clone()).unwrap();
+        assert_eq!(page_probs.len(), 10);
+        for (k, (a, b)) in page_probs.iter().zip(&rust_probs).enumerate() {
+            assert!(
+                (a - b).abs() < 1e-5,
+                "{what}, class {k}: page {a}, predict {b}"
+            );
+        }
+        if predicted == u64::from(*label) {
+            right += 1;
+        }
+    }
+    // A net at 90% reads most of them (a broken preparation reads few).
+    assert!(right >= 14, "only {right} of 20 read right");
+
+    // Test image 0 (a 7), 4 times larger and inverted, as the bars show it.
+    let (seven, _) = &pictures[0];
+    let grey = serde_json::to_string(&seven.grey).unwrap();
+    assert_eq!(page.eval(&format!("bpPad.setImage(112, 112, {grey})")), 7);
     let top = page.eval("document.querySelector('.bar-row.top .bar-label').textContent");
     assert_eq!(top, "7");
-    assert!(page
-        .eval("document.getElementById('pad-prediction').textContent")
-        .as_str()
-        .unwrap()
-        .starts_with("7 ("));
-
+    let verdict = page.eval("document.getElementById('pad-prediction').textContent");
+    assert!(verdict.as_str().unwrap().starts_with("7 ("), "{verdict}");
+    // A blank page has no ink: no prediction, as predict refuses it.
+    let blank = serde_json::to_string(&vec![230u8; 50 * 50]).unwrap();
+    assert_eq!(page.eval(&format!("bpPad.setImage(50, 50, {blank})")), -1);
+    assert_eq!(page.eval("bpPad.prepared()"), Value::Null);
+    assert!(bp_data::digit::prepare_digit(&[230u8; 2500], 50, 50).is_err());
     // A bad call is the caller's error, not the page's.
-    let thrown = page.eval("(() => { try { bpPad.setImage(2, 2, [0]); return 'no'; } catch (e) { return 'thrown'; } })()");
+    let thrown = page.eval(
+        "(() => { try { bpPad.setImage(2, 2, [0]); return 'no'; } catch (e) { return 'thrown'; } })()",
+    );
     assert_eq!(thrown, "thrown");
     let errors = page.errors();
     assert!(errors.is_empty(), "{errors:?}");

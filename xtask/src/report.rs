@@ -49,8 +49,6 @@ struct Metrics {
     #[serde(default)]
     input_path: Option<String>,
     #[serde(default)]
-    split_steps: bool,
-    #[serde(default)]
     layer_sizes: Vec<usize>,
     train_size: usize,
     test_size: usize,
@@ -209,12 +207,7 @@ fn build<F: Float>(
         ),
     ];
     if let Some(path) = &metrics.input_path {
-        let split = if metrics.split_steps {
-            ", split steps"
-        } else {
-            ""
-        };
-        config.push(("first layer's input".into(), format!("{path}{split}")));
+        config.push(("first layer's input".into(), path.clone()));
     }
     if let Some(bytes) = metrics.peak_rss_bytes {
         config.push((
