@@ -35,19 +35,25 @@ use rand_distr::{Distribution, StandardNormal};
 mod exp;
 mod matmul;
 
+// The third-party crates whose items stand in this crate's public signatures,
+// re-exported so a caller names the very versions bp-core was built with.
+
+/// The arrays every function takes and returns.
+pub use ndarray;
+/// [`simd_arch`] returns a [`pulp::Arch`]: the workspace's vectorised kernels
+/// dispatch through this one detection.
+pub use pulp;
+/// [`init_normal`] and [`Float::sample_standard_normal`] draw from a [`rand::Rng`].
+pub use rand;
+
 /// The instruction set the project's vectorised loops are dispatched to (by
 /// [`pulp`]): the best this CPU has (AVX-512, AVX2+FMA, or the baseline),
-/// detected once. The environment variable `BP_NO_SIMD` forces the baseline.
+/// detected once. To run a kernel on the baseline, dispatch through
+/// [`pulp::Arch::Scalar`] instead.
 pub fn simd_arch() -> pulp::Arch {
     use std::sync::OnceLock;
     static ARCH: OnceLock<pulp::Arch> = OnceLock::new();
-    *ARCH.get_or_init(|| {
-        if std::env::var_os("BP_NO_SIMD").is_some() {
-            pulp::Arch::Scalar
-        } else {
-            pulp::Arch::new()
-        }
-    })
+    *ARCH.get_or_init(pulp::Arch::new)
 }
 pub use matmul::{matmul, matmul_into};
 
