@@ -38,8 +38,8 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<()> {
 }
 
 fn run_typed<F: Float>(args: &PredictArgs) -> anyhow::Result<()> {
-    let checkpoint = load_checkpoint::<F>(&args.model)?;
-    let net = &checkpoint.net;
+    let mut checkpoint = load_checkpoint::<F>(&args.model)?;
+    let net = &mut checkpoint.net;
     if net.input_size() != DIGIT_PIXELS {
         bail!(
             "{}: the model takes {} inputs, but a prepared digit has {DIGIT_PIXELS} pixels (28x28)",
@@ -99,7 +99,7 @@ fn run_typed<F: Float>(args: &PredictArgs) -> anyhow::Result<()> {
 /// Softmax of the net's scores for `n` prepared digits, converted to floats the
 /// way training and `eval` convert the data set's bytes.
 fn probabilities<F: Float>(
-    net: &bp_train::MultiLayerNet<F>,
+    net: &mut bp_train::MultiLayerNet<F>,
     pixels: &[u8],
     n: usize,
 ) -> anyhow::Result<Array2<F>> {

@@ -5,8 +5,8 @@
 use std::hint::black_box;
 
 use bp_core::Targets;
-use bp_layers::sparse::{sparse_backprop, SparseBatch, SparseRows};
-use bp_layers::{Affine, Layer, Relu, SoftmaxWithLoss, TwoLayerNet};
+use bp_layers::sparse::{SparseAffine, SparseBatch, SparseRows};
+use bp_layers::{Affine, InputLayer, Layer, MultiLayerNet, Relu, SoftmaxWithLoss, TwoLayerNet};
 use criterion::{criterion_main, Criterion};
 use ndarray::{Array1, Array2};
 use rand::{Rng, SeedableRng};
@@ -38,29 +38,24 @@ fn layers(c: &mut Criterion) {
     let dout = Array2::<f32>::from_elem((BATCH, 50), 0.01);
 
     c.bench_function("affine_forward_dense", |b| {
-        b.iter(|| affine.forward(black_box(xf.view())).expect("forward"))
+        b.iter(|| Layer::forward(&mut affine, black_box(xf.view())).expect("forward"))
     });
     c.bench_function("affine_backward_dense", |b| {
-        b.iter(|| affine.backward(black_box(dout.view())).expect("backward"))
+        b.iter(|| Layer::backward(&mut affine, black_box(dout.view())).expect("backward"))
     });
     // Filled here too, so the benches below also run when filtered on their own.
     let mut batch = SparseBatch::from_rows(&sparse, &rows).expect("gather");
     c.bench_function("sparse_batch_gather", |b| {
         b.iter(|| batch.gather(&sparse, black_box(&rows)).expect("gather"))
     });
-    let mut out = Array2::zeros((BATCH, 50));
+    let mut first = SparseAffine::from(affine.clone());
     c.bench_function("affine_forward_sparse", |b| {
-        b.iter(|| {
-            batch
-                .affine_forward(w.view(), affine.b.view(), &mut out)
-                .expect("forward")
-        })
+        b.iter(|| first.forward(black_box(batch.view())).expect("forward"))
     });
-    let (mut dw, mut db) = (Array2::zeros((784, 50)), Array1::zeros(50));
     c.bench_function("affine_backward_sparse", |b| {
         b.iter(|| {
-            batch
-                .affine_backward(dout.view(), &mut dw, &mut db)
+            first
+                .backward(batch.view(), black_box(dout.view()))
                 .expect("backward")
         })
     });
@@ -83,17 +78,23 @@ fn layers(c: &mut Criterion) {
         })
     });
 
-    let mut net = TwoLayerNet::<f32>::new(784, 50, 10, 0.01, &mut rng).expect("net");
+    let mut net = TwoLayerNet::<f32>::new(784, 50, 10, 0.01, &mut rng)
+        .expect("net")
+        .into_inner();
     c.bench_function("train_step_dense", |b| {
         b.iter(|| {
-            net.backprop(black_box(xf.view()), Targets::Labels(&labels))
+            net.gradient(black_box(xf.view()), Targets::Labels(&labels))
                 .expect("step")
+                .loss
         })
     });
+    let mut net: MultiLayerNet<f32, SparseAffine<f32>> = net.with_input_layer();
     c.bench_function("train_step_sparse", |b| {
         b.iter(|| {
             batch.gather(&sparse, black_box(&rows)).expect("gather");
-            sparse_backprop(&mut net, &batch, Targets::Labels(&labels)).expect("step")
+            net.gradient(batch.view(), Targets::Labels(&labels))
+                .expect("step")
+                .loss
         })
     });
 }

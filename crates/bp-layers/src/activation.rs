@@ -28,10 +28,11 @@ impl<F: Float> Layer<F> for Relu {
         if mask.dim() != x.dim() {
             *mask = Array2::default(x.dim());
         }
-        Zip::from(mask)
-            .and(&x)
-            .for_each(|m, &v| *m = v <= F::zero());
-        Ok(x.mapv(relu))
+        // One pass: the mask and the output together.
+        Ok(Zip::from(mask).and(&x).map_collect(|m, &v| {
+            *m = v <= F::zero();
+            relu(v)
+        }))
     }
 
     fn backward(&mut self, dout: ArrayView2<'_, F>) -> Result<Array2<F>> {

@@ -3,7 +3,7 @@
 use bp_core::{check_same_shape, check_width, matmul, matmul_into, Float};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
-use crate::{Layer, LayerError, Param, ParamMut, Result};
+use crate::{InputLayer, Layer, LayerError, Param, ParamMut, Result};
 
 /// Fully connected layer `out = x W + b`.
 ///
@@ -64,35 +64,12 @@ impl<F: Float> Affine<F> {
         format!("Affine({})", self.w_name)
     }
 
-    /// `x W + b` without caching anything: for inference.
-    pub fn apply(&self, x: ArrayView2<'_, F>) -> Result<Array2<F>> {
+    /// `x W + b`, the forward pass itself (both layer interfaces share it).
+    fn affine_map(&self, x: ArrayView2<'_, F>) -> Result<Array2<F>> {
         check_width(&self.op(), &x, self.input_size())?;
         let mut out = matmul(x, self.w.view())?;
         out += &self.b;
         Ok(out)
-    }
-
-    /// Computes `dW` and `db` only, skipping `dx`: for the first layer, whose `dx` nobody uses.
-    pub fn backward_params(&mut self, dout: ArrayView2<'_, F>) -> Result<()> {
-        let x = self
-            .x
-            .as_ref()
-            .ok_or(LayerError::BackwardBeforeForward { layer: self.op() })?;
-        params_grads(&self.op(), x.view(), dout, &mut self.dw, &mut self.db)
-    }
-
-    /// [`backward_params`](Self::backward_params) for an input `x` the caller
-    /// still holds (as [`MultiLayerNet::backprop`](crate::MultiLayerNet::backprop)
-    /// does), so [`apply`](Self::apply) can stand in for `forward` and no copy
-    /// of `x` is kept. Forgets any input an earlier `forward` cached.
-    pub fn backward_params_for(
-        &mut self,
-        x: ArrayView2<'_, F>,
-        dout: ArrayView2<'_, F>,
-    ) -> Result<()> {
-        check_width(&self.op(), &x, self.input_size())?;
-        self.x = None;
-        params_grads(&self.op(), x, dout, &mut self.dw, &mut self.db)
     }
 }
 
@@ -116,7 +93,7 @@ impl<F: Float> Layer<F> for Affine<F> {
     }
 
     fn forward(&mut self, x: ArrayView2<'_, F>) -> Result<Array2<F>> {
-        let out = self.apply(x)?;
+        let out = self.affine_map(x)?;
         // Keep the input for backward in a buffer reused across batches of one size.
         match &mut self.x {
             Some(cache) if cache.dim() == x.dim() => cache.assign(&x),
@@ -126,7 +103,12 @@ impl<F: Float> Layer<F> for Affine<F> {
     }
 
     fn backward(&mut self, dout: ArrayView2<'_, F>) -> Result<Array2<F>> {
-        self.backward_params(dout)?;
+        let op = self.op();
+        let x = self
+            .x
+            .as_ref()
+            .ok_or(LayerError::BackwardBeforeForward { layer: op.clone() })?;
+        params_grads(&op, x.view(), dout, &mut self.dw, &mut self.db)?;
         Ok(matmul(dout, self.w.t())?)
     }
 
@@ -158,5 +140,28 @@ impl<F: Float> Layer<F> for Affine<F> {
                 grad: self.db.view().into_dyn(),
             },
         ]
+    }
+}
+
+/// As a net's first layer, `Affine` reads dense rows, and is handed them again
+/// for the backward pass instead of caching a copy.
+impl<F: Float> InputLayer<F> for Affine<F> {
+    type Batch<'a> = ArrayView2<'a, F>;
+
+    fn forward(&mut self, x: ArrayView2<'_, F>) -> Result<Array2<F>> {
+        self.affine_map(x)
+    }
+
+    fn backward(&mut self, x: ArrayView2<'_, F>, dout: ArrayView2<'_, F>) -> Result<()> {
+        check_width(&self.op(), &x, self.input_size())?;
+        params_grads(&self.op(), x, dout, &mut self.dw, &mut self.db)
+    }
+
+    fn affine(&self) -> &Affine<F> {
+        self
+    }
+
+    fn affine_mut(&mut self) -> &mut Affine<F> {
+        self
     }
 }

@@ -46,7 +46,9 @@ pub mod trace;
 pub use activation::{Relu, Sigmoid};
 pub use affine::Affine;
 pub use bp_core::{CoreError, Float, Targets};
-pub use net::{gradient_check, Activation, GradCheck, Gradients, MultiLayerNet, TwoLayerNet};
+pub use net::{
+    gradient_check, Activation, Backprop, GradCheck, Gradients, MultiLayerNet, TwoLayerNet,
+};
 pub use scalar::{round_sig, AddLayer, MulLayer};
 pub use softmax_with_loss::SoftmaxWithLoss;
 
@@ -121,4 +123,31 @@ pub trait Layer<F: Float> {
     fn params_mut(&mut self) -> Vec<ParamMut<'_, F>> {
         Vec::new()
     }
+}
+
+/// The first layer of a net: the affine map `x W1 + b1`, reading the batch in
+/// the form it comes in.
+///
+/// [`Affine`] reads a dense `(batch, input)` matrix; [`sparse::SparseAffine`]
+/// reads only the non-zero pixels of a [`sparse::SparseBatch`]. A net is built
+/// with one or the other ([`MultiLayerNet::with_input_layer`]) and its
+/// `predict`, `loss` and `gradient` do not know which.
+///
+/// Nothing comes before this layer, so its backward pass stops at `dW1` and
+/// `db1`; it is handed the batch again rather than caching a copy of it.
+pub trait InputLayer<F: Float>: Clone {
+    /// A batch of inputs as this layer reads them.
+    type Batch<'a>: Copy;
+
+    /// Computes `x W + b`.
+    fn forward(&mut self, x: Self::Batch<'_>) -> Result<Array2<F>>;
+
+    /// Given the batch of the last `forward` and `dout = dL/dout`, stores `dW` and `db`.
+    fn backward(&mut self, x: Self::Batch<'_>, dout: ArrayView2<'_, F>) -> Result<()>;
+
+    /// The layer's parameters and their gradients, as an [`Affine`] layer holds them.
+    fn affine(&self) -> &Affine<F>;
+
+    /// The same, to update or load.
+    fn affine_mut(&mut self) -> &mut Affine<F>;
 }

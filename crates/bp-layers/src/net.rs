@@ -6,10 +6,12 @@ use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 
 use bp_core::{argmax_rows, init_normal, numerical_gradient_of, Float, Targets};
-use ndarray::{Array1, Array2, ArrayD, ArrayView2, Zip};
+use ndarray::{Array1, Array2, ArrayD, ArrayViewD, Zip};
 use rand::Rng;
 
-use crate::{Affine, Layer, LayerError, Param, ParamMut, Relu, Result, Sigmoid, SoftmaxWithLoss};
+use crate::{
+    Affine, InputLayer, Layer, LayerError, Param, ParamMut, Relu, Result, Sigmoid, SoftmaxWithLoss,
+};
 
 /// The activation between Affine layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +51,7 @@ impl FromStr for Activation {
     }
 }
 
-/// One activation layer of a net.
+/// An activation layer of a net.
 #[derive(Debug, Clone)]
 enum ActivationLayer<F> {
     Relu(Relu),
@@ -72,7 +74,15 @@ impl<F: Float> ActivationLayer<F> {
     }
 }
 
-/// Gradients by parameter name, in layer order (`W1 b1 W2 b2 ...`).
+/// The layers after the first, in pairs: `Relu1, Affine2`, `Relu2, Affine3`, ...
+#[derive(Debug, Clone)]
+struct Hidden<F> {
+    activation: ActivationLayer<F>,
+    affine: Affine<F>,
+}
+
+/// Gradients by parameter name, in layer order (`W1 b1 W2 b2 ...`): what
+/// [`MultiLayerNet::numerical_gradient`] returns, and a copy of a [`Backprop`]'s.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gradients<F> {
     entries: Vec<(String, ArrayD<F>)>,
@@ -90,24 +100,52 @@ impl<F> Gradients<F> {
     }
 }
 
-/// A net's layers, borrowed to run them one by one.
-pub(crate) struct LayersMut<'a, F> {
-    /// The Affine layers, first to last.
-    pub affines: &'a mut [Affine<F>],
-    /// The activations between them.
-    pub activations: Vec<&'a mut dyn Layer<F>>,
-    /// The output layer.
-    pub last: &'a mut SoftmaxWithLoss<F>,
+/// What [`MultiLayerNet::gradient`] returns: the batch's loss, and every
+/// parameter beside its gradient, as an optimizer's `update` takes them.
+///
+/// The gradients stay in the layers (no copy); `params` borrows the net.
+#[derive(Debug)]
+pub struct Backprop<'a, F> {
+    /// The loss of the forward pass.
+    pub loss: F,
+    /// `W1 b1 W2 b2 ...`, each with its gradient.
+    pub params: Vec<ParamMut<'a, F>>,
+}
+
+impl<F: Clone> Backprop<'_, F> {
+    /// The gradient of the parameter `name`.
+    pub fn get(&self, name: &str) -> Option<ArrayViewD<'_, F>> {
+        self.params
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.grad.view())
+    }
+
+    /// A copy of the gradients, to keep after the net changes.
+    pub fn to_gradients(&self) -> Gradients<F> {
+        Gradients {
+            entries: self
+                .params
+                .iter()
+                .map(|p| (p.name.to_string(), p.grad.to_owned()))
+                .collect(),
+        }
+    }
 }
 
 /// A fully connected net: `Affine -> act -> ... -> Affine -> SoftmaxWithLoss`.
 ///
+/// The first layer `L1` is an [`InputLayer`]: [`Affine`] by default, or
+/// [`SparseAffine`](crate::sparse::SparseAffine) for sparse pixels; the layers
+/// after it are the book's. Inputs are batches of `L1`.
+///
 /// # Shapes
 /// Inputs are `(batch, input)`, scores `(batch, output)`.
 #[derive(Debug, Clone)]
-pub struct MultiLayerNet<F> {
-    affines: Vec<Affine<F>>,
-    activations: Vec<ActivationLayer<F>>,
+pub struct MultiLayerNet<F, L1 = Affine<F>> {
+    first: L1,
+    /// The layers after the first: `act1, Affine2, act2, Affine3, ...`.
+    layers: Vec<Hidden<F>>,
     last: SoftmaxWithLoss<F>,
     activation: Activation,
 }
@@ -137,32 +175,66 @@ impl<F: Float> MultiLayerNet<F> {
             let w = init_normal(rng, pair[0], pair[1], weight_init_std)?;
             affines.push(Affine::new(w, Array1::zeros(pair[1]), i + 1)?);
         }
-        let activations = (1..affines.len())
-            .map(|_| ActivationLayer::new(activation))
+        let mut affines = affines.into_iter();
+        let first = affines
+            .next()
+            .ok_or_else(|| LayerError::Config("no layers".into()))?;
+        let layers = affines
+            .map(|affine| Hidden {
+                activation: ActivationLayer::new(activation),
+                affine,
+            })
             .collect();
         Ok(Self {
-            affines,
-            activations,
+            first,
+            layers,
             last: SoftmaxWithLoss::new(),
             activation,
         })
     }
 
+    /// Every layer but the last, first to last, and the last, for [`crate::trace::net`].
+    pub(crate) fn layers_mut(&mut self) -> (Vec<&mut dyn Layer<F>>, &mut SoftmaxWithLoss<F>) {
+        let first: &mut dyn Layer<F> = &mut self.first;
+        let mut layers = vec![first];
+        for h in &mut self.layers {
+            layers.push(h.activation.layer());
+            layers.push(&mut h.affine);
+        }
+        (layers, &mut self.last)
+    }
+}
+
+impl<F: Float, L1: InputLayer<F>> MultiLayerNet<F, L1> {
+    /// The same net with another implementation of its first layer (same
+    /// weights), e.g. `MultiLayerNet<F, SparseAffine<F>>` from a dense one.
+    pub fn with_input_layer<L2: InputLayer<F> + From<L1>>(self) -> MultiLayerNet<F, L2> {
+        MultiLayerNet {
+            first: L2::from(self.first),
+            layers: self.layers,
+            last: self.last,
+            activation: self.activation,
+        }
+    }
+
     /// Layer widths: `[input, hidden..., output]`.
     pub fn sizes(&self) -> Vec<usize> {
         std::iter::once(self.input_size())
-            .chain(self.affines.iter().map(Affine::output_size))
+            .chain(self.affines().into_iter().map(Affine::output_size))
             .collect()
     }
 
     /// Input width.
     pub fn input_size(&self) -> usize {
-        self.affines[0].input_size()
+        self.first.affine().input_size()
     }
 
     /// Number of classes.
     pub fn output_size(&self) -> usize {
-        self.affines[self.affines.len() - 1].output_size()
+        self.layers
+            .last()
+            .map_or(self.first.affine(), |h| &h.affine)
+            .output_size()
     }
 
     /// The activation between Affine layers.
@@ -171,55 +243,37 @@ impl<F: Float> MultiLayerNet<F> {
     }
 
     /// The Affine layers, first to last.
-    pub fn affines(&self) -> &[Affine<F>] {
-        &self.affines
+    pub fn affines(&self) -> Vec<&Affine<F>> {
+        std::iter::once(self.first.affine())
+            .chain(self.layers.iter().map(|h| &h.affine))
+            .collect()
     }
 
     /// The Affine layers, mutable (e.g. to load weights).
-    pub fn affines_mut(&mut self) -> &mut [Affine<F>] {
-        &mut self.affines
+    pub fn affines_mut(&mut self) -> Vec<&mut Affine<F>> {
+        std::iter::once(self.first.affine_mut())
+            .chain(self.layers.iter_mut().map(|h| &mut h.affine))
+            .collect()
     }
 
-    /// Class scores (logits) for `x`. Caches nothing, so `&self` is enough.
-    pub fn predict(&self, x: ArrayView2<'_, F>) -> Result<Array2<F>> {
-        self.predict_after_first(self.affines[0].apply(x)?)
-    }
-
-    /// Class scores given the first Affine layer's output `h1` (see [`loss_after_first`](Self::loss_after_first)).
-    pub fn predict_after_first(&self, h1: Array2<F>) -> Result<Array2<F>> {
-        let mut h = h1;
-        for (affine, act) in self.affines[1..].iter().zip(&self.activations) {
-            match act {
-                ActivationLayer::Relu(_) => h.mapv_inplace(bp_core::relu),
-                ActivationLayer::Sigmoid(_) => h.mapv_inplace(bp_core::sigmoid),
-            }
-            h = affine.apply(h.view())?;
+    /// Class scores (logits) for `x`: forward through every layer in turn.
+    pub fn predict(&mut self, x: L1::Batch<'_>) -> Result<Array2<F>> {
+        let mut h = self.first.forward(x)?;
+        for Hidden { activation, affine } in &mut self.layers {
+            h = activation.layer().forward(h.view())?;
+            h = Layer::forward(affine, h.view())?;
         }
         Ok(h)
     }
 
-    /// Forward pass through every layer (caching for backward), then the loss.
-    pub fn loss(&mut self, x: ArrayView2<'_, F>, t: Targets<'_, F>) -> Result<F> {
-        let h = self.affines[0].forward(x)?;
-        self.loss_after_first(h, t)
-    }
-
-    /// The forward pass after the first Affine layer, given its output `h1`.
-    ///
-    /// With [`backward_to_first`](Self::backward_to_first) this is the seam where
-    /// another implementation of the first layer's products (such as the sparse
-    /// path in [`crate::sparse`]) plugs in; the rest of the net stays the book's.
-    pub fn loss_after_first(&mut self, h1: Array2<F>, t: Targets<'_, F>) -> Result<F> {
-        let mut h = h1;
-        for (act, affine) in self.activations.iter_mut().zip(&mut self.affines[1..]) {
-            h = act.layer().forward(h.view())?;
-            h = affine.forward(h.view())?;
-        }
-        self.last.forward(h.view(), t)
+    /// The loss of `predict(x)` against `t`, through [`SoftmaxWithLoss`].
+    pub fn loss(&mut self, x: L1::Batch<'_>, t: Targets<'_, F>) -> Result<F> {
+        let y = self.predict(x)?;
+        self.last.forward(y.view(), t)
     }
 
     /// Fraction of rows whose largest score is the target class.
-    pub fn accuracy(&self, x: ArrayView2<'_, F>, t: Targets<'_, F>) -> Result<f64> {
+    pub fn accuracy(&mut self, x: L1::Batch<'_>, t: Targets<'_, F>) -> Result<f64> {
         let y = self.predict(x)?;
         t.check("accuracy", y.nrows(), y.ncols())?;
         let predicted = argmax_rows(y.view());
@@ -229,51 +283,20 @@ impl<F: Float> MultiLayerNet<F> {
         Ok(correct as f64 / y.nrows() as f64)
     }
 
-    /// Backward pass after [`loss`](Self::loss): leaves every parameter's gradient
-    /// in its layer (see [`params_mut`](Self::params_mut)).
-    pub fn backward(&mut self) -> Result<()> {
-        let dout = self.backward_to_first()?;
-        // Nobody needs dL/dx of the input images: skip that product.
-        self.affines[0].backward_params(dout.view())
-    }
-
-    /// Backward pass down to the output of the first Affine layer: fills the
-    /// gradients of every later layer and returns `dL/dh1`.
-    pub fn backward_to_first(&mut self) -> Result<Array2<F>> {
+    /// The book's `gradient(x, t)`: the forward pass ([`loss`](Self::loss)),
+    /// then `SoftmaxWithLoss::backward(1)` and every layer's backward in
+    /// reverse order. Returns the loss and each parameter beside its gradient.
+    pub fn gradient(&mut self, x: L1::Batch<'_>, t: Targets<'_, F>) -> Result<Backprop<'_, F>> {
+        let loss = self.loss(x, t)?;
         let mut dout = self.last.backward(F::one())?;
-        for (act, affine) in self
-            .activations
-            .iter_mut()
-            .zip(&mut self.affines[1..])
-            .rev()
-        {
-            dout = affine.backward(dout.view())?;
-            dout = act.layer().backward(dout.view())?;
+        for Hidden { activation, affine } in self.layers.iter_mut().rev() {
+            dout = Layer::backward(affine, dout.view())?;
+            dout = activation.layer().backward(dout.view())?;
         }
-        Ok(dout)
-    }
-
-    /// Loss then backward in one call; returns the loss, gradients stay in the layers.
-    ///
-    /// The same numbers as [`loss`](Self::loss) then [`backward`](Self::backward),
-    /// but the first layer reads `x` where it is rather than caching a copy.
-    pub fn backprop(&mut self, x: ArrayView2<'_, F>, t: Targets<'_, F>) -> Result<F> {
-        let h1 = self.affines[0].apply(x)?;
-        let loss = self.loss_after_first(h1, t)?;
-        let dh1 = self.backward_to_first()?;
-        self.affines[0].backward_params_for(x, dh1.view())?;
-        Ok(loss)
-    }
-
-    /// The book's `gradient(x, t)`: backprop, returning a copy of every gradient.
-    pub fn gradient(&mut self, x: ArrayView2<'_, F>, t: Targets<'_, F>) -> Result<Gradients<F>> {
-        self.backprop(x, t)?;
-        Ok(Gradients {
-            entries: self
-                .params()
-                .into_iter()
-                .map(|p| (p.name.to_string(), p.grad.to_owned()))
-                .collect(),
+        self.first.backward(x, dout.view())?;
+        Ok(Backprop {
+            loss,
+            params: self.params_mut(),
         })
     }
 
@@ -281,37 +304,37 @@ impl<F: Float> MultiLayerNet<F> {
     /// every parameter element. Slow (two forward passes per element): for checks.
     pub fn numerical_gradient(
         &mut self,
-        x: ArrayView2<'_, F>,
+        x: L1::Batch<'_>,
         t: Targets<'_, F>,
     ) -> Result<Gradients<F>> {
-        let mut entries = Vec::new();
-        for k in 0..self.affines.len() {
-            let dw = numerical_gradient_of(self, |n| &mut n.affines[k].w, |n| n.loss(x, t))?;
-            let db = numerical_gradient_of(self, |n| &mut n.affines[k].b, |n| n.loss(x, t))?;
-            entries.push((format!("W{}", k + 1), dw.into_dyn()));
-            entries.push((format!("b{}", k + 1), db.into_dyn()));
+        let loss = |n: &mut Self| n.loss(x, t);
+        let dw = numerical_gradient_of(self, |n| &mut n.first.affine_mut().w, loss)?;
+        let db = numerical_gradient_of(self, |n| &mut n.first.affine_mut().b, loss)?;
+        let mut entries = vec![
+            ("W1".to_string(), dw.into_dyn()),
+            ("b1".into(), db.into_dyn()),
+        ];
+        for k in 0..self.layers.len() {
+            let dw = numerical_gradient_of(self, |n| &mut n.layers[k].affine.w, loss)?;
+            let db = numerical_gradient_of(self, |n| &mut n.layers[k].affine.b, loss)?;
+            entries.push((format!("W{}", k + 2), dw.into_dyn()));
+            entries.push((format!("b{}", k + 2), db.into_dyn()));
         }
         Ok(Gradients { entries })
     }
 
-    /// Every layer, for [`crate::trace::net`].
-    pub(crate) fn layers_mut(&mut self) -> LayersMut<'_, F> {
-        LayersMut {
-            affines: &mut self.affines,
-            activations: self.activations.iter_mut().map(|a| a.layer()).collect(),
-            last: &mut self.last,
-        }
-    }
-
     /// Parameters and gradients, `W1 b1 W2 b2 ...`.
     pub fn params(&self) -> Vec<Param<'_, F>> {
-        self.affines.iter().flat_map(|a| a.params()).collect()
+        self.affines()
+            .into_iter()
+            .flat_map(|a| a.params())
+            .collect()
     }
 
     /// Parameters to update and their gradients, `W1 b1 W2 b2 ...`.
     pub fn params_mut(&mut self) -> Vec<ParamMut<'_, F>> {
-        self.affines
-            .iter_mut()
+        self.affines_mut()
+            .into_iter()
             .flat_map(|a| a.params_mut())
             .collect()
     }
@@ -377,21 +400,22 @@ pub struct GradCheck {
 
 /// Compares [`MultiLayerNet::gradient`] with [`MultiLayerNet::numerical_gradient`]
 /// on `(x, t)`, one [`GradCheck`] per parameter. Run it in `f64`.
-pub fn gradient_check<F: Float>(
-    net: &mut MultiLayerNet<F>,
-    x: ArrayView2<'_, F>,
+pub fn gradient_check<F: Float, L1: InputLayer<F>>(
+    net: &mut MultiLayerNet<F, L1>,
+    x: L1::Batch<'_>,
     t: Targets<'_, F>,
 ) -> Result<Vec<GradCheck>> {
     let numerical = net.numerical_gradient(x, t)?;
     let backprop = net.gradient(x, t)?;
     Ok(backprop
+        .params
         .iter()
         .zip(numerical.iter())
-        .map(|((name, b), (_, n))| compare(name, b, n))
+        .map(|(b, (_, n))| compare(b.name, &b.grad, &n.view()))
         .collect())
 }
 
-fn compare<F: Float>(name: &str, a: &ArrayD<F>, b: &ArrayD<F>) -> GradCheck {
+fn compare<F: Float>(name: &str, a: &ArrayViewD<'_, F>, b: &ArrayViewD<'_, F>) -> GradCheck {
     let (mut sum, mut max_diff, mut scale) = (0.0, 0.0_f64, 0.0_f64);
     for (&a, &b) in a.iter().zip(b.iter()) {
         let (a, b) = (a.to_f64_exact(), b.to_f64_exact());

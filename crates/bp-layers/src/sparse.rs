@@ -1,12 +1,35 @@
-//! The fast path for sparse inputs: the first [`Affine`](crate::Affine) layer's
-//! products computed from the non-zeros only.
+//! The fast path for sparse inputs: [`SparseAffine`], a first layer that
+//! computes [`Affine`]'s products from the non-zero pixels only.
 //!
 //! MNIST pixels are about 81% zeros. With each input row kept as a list of
 //! `(column, value)` pairs ([`SparseRows`]), `x W` gathers one row of `W` per
 //! non-zero and `dW = xᵀ dout` scatters into the same rows: the same mathematics
-//! as the dense products, about a fifth of the work. The rest of the net runs
-//! through the book's layers unchanged ([`MultiLayerNet::loss_after_first`] and
-//! [`MultiLayerNet::backward_to_first`]); tests check both paths agree.
+//! as the dense products, about a fifth of the work. It is one implementation
+//! of [`InputLayer`]: a net built with it
+//! ([`MultiLayerNet::with_input_layer`](crate::MultiLayerNet::with_input_layer))
+//! runs the rest of its layers as the book does; tests check both agree.
+//!
+//! ```
+//! use bp_core::Targets;
+//! use bp_layers::sparse::{SparseAffine, SparseBatch, SparseRows};
+//! use bp_layers::{gradient_check, MultiLayerNet, TwoLayerNet};
+//! use ndarray::Array2;
+//! use rand::SeedableRng;
+//!
+//! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+//! let net = TwoLayerNet::<f64>::new(6, 4, 3, 0.1, &mut rng).unwrap();
+//! let mut net: MultiLayerNet<f64, SparseAffine<f64>> = net.into_inner().with_input_layer();
+//! let pixels = Array2::from_shape_fn((5, 6), |(i, j)| if (i + j) % 3 == 0 { 200u8 } else { 0 });
+//! let images = SparseRows::from_u8(pixels.view(), 1.0 / 255.0).unwrap();
+//! let batch = SparseBatch::from_rows(&images, &[0, 2, 4]).unwrap();
+//! let t = [0, 1, 2];
+//!
+//! let grads = net.gradient(batch.view(), Targets::Labels(&t)).unwrap();
+//! assert!(grads.loss > 0.0);
+//! for check in gradient_check(&mut net, batch.view(), Targets::Labels(&t)).unwrap() {
+//!     assert!(check.max_rel_err < 1e-6, "{}: {}", check.name, check.max_rel_err);
+//! }
+//! ```
 //!
 //! How the work is laid out (each choice measured with `cargo bench -p bp-layers`):
 //! * forward, row by row: a row's outputs are summed in registers over its
@@ -31,10 +54,10 @@
 
 use std::ops::Range;
 
-use bp_core::{argmax, check_same_shape, CoreError, Float, Targets};
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
+use bp_core::{check_same_shape, CoreError, Float};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 
-use crate::{LayerError, MultiLayerNet, Result};
+use crate::{Affine, InputLayer, LayerError, Result};
 
 /// Rows of a `u8` matrix as `(column, value)` lists of their non-zeros, read as
 /// `value * scale` (e.g. `1/255` for normalised pixels).
@@ -217,7 +240,7 @@ fn in_parallel<T: Send, R: Send>(parts: Vec<T>, f: impl Fn(T) -> R + Sync) -> Ve
 }
 
 /// Number of non-zero bytes, counted in blocks the compiler vectorises.
-pub fn count_nonzero(bytes: &[u8]) -> usize {
+fn count_nonzero(bytes: &[u8]) -> usize {
     bytes
         .chunks(255)
         .map(|c| usize::from(c.iter().map(|&b| u8::from(b != 0)).sum::<u8>()))
@@ -253,7 +276,7 @@ impl Default for SparseRows {
 }
 
 /// Most rows one [`SparseBatch`] holds (its row indices are u16).
-pub const MAX_BATCH_ROWS: usize = 1 << 16;
+const MAX_BATCH_ROWS: usize = 1 << 16;
 
 impl SparseBatch {
     /// An empty batch; fill it with [`gather`](Self::gather).
@@ -268,18 +291,16 @@ impl SparseBatch {
         Ok(batch)
     }
 
-    /// Replaces the contents with the rows `rows` of `x`, reusing the buffers:
-    /// [`gather_rows`](Self::gather_rows) then [`index_columns`](Self::index_columns).
+    /// Replaces the contents with the rows `rows` of `x`, reusing the buffers,
+    /// and groups their non-zeros by column for the backward pass.
     pub fn gather(&mut self, x: &SparseRows, rows: &[usize]) -> Result<()> {
         self.gather_rows(x, rows)?;
         self.index_columns();
         Ok(())
     }
 
-    /// The first half of [`gather`](Self::gather): copies the rows `rows` of
-    /// `x`, enough for the forward pass. The backward pass needs
-    /// [`index_columns`](Self::index_columns) after it.
-    pub fn gather_rows(&mut self, x: &SparseRows, rows: &[usize]) -> Result<()> {
+    /// The first half of [`gather`](Self::gather): copies the rows `rows` of `x`.
+    fn gather_rows(&mut self, x: &SparseRows, rows: &[usize]) -> Result<()> {
         x.check_rows(rows)?;
         if rows.len() > MAX_BATCH_ROWS {
             return Err(LayerError::Config(format!(
@@ -312,7 +333,7 @@ impl SparseBatch {
 
     /// The second half of [`gather`](Self::gather): groups the batch's
     /// non-zeros by column (a counting sort), for the backward pass.
-    pub fn index_columns(&mut self) {
+    fn index_columns(&mut self) {
         let b = &self.rows;
         let (width, nnz) = (b.width, b.cols.len());
         let (colptr, next) = (&mut self.colptr, &mut self.next);
@@ -362,149 +383,166 @@ impl SparseBatch {
         self.rows.nnz()
     }
 
-    /// `out = x W + b` from the non-zeros.
-    ///
-    /// # Shapes
-    /// `W: (width, n)`, `b: (n)`, `out: (rows, n)`.
-    pub fn affine_forward<F: Float>(
-        &self,
-        w: ArrayView2<'_, F>,
-        b: ArrayView1<'_, F>,
-        out: &mut Array2<F>,
-    ) -> Result<()> {
-        sparse_affine_forward(&self.rows, 0..self.nrows(), w, b, out.view_mut())
-    }
-
-    /// `out = x[rows] W + b` for the batch's rows `rows` only: callers split a
-    /// batch's forward pass between threads with it.
-    ///
-    /// # Shapes
-    /// `W: (width, n)`, `b: (n)`, `out: (rows.len(), n)`.
-    pub fn affine_forward_rows<F: Float>(
-        &self,
-        rows: Range<usize>,
-        w: ArrayView2<'_, F>,
-        b: ArrayView1<'_, F>,
-        out: ArrayViewMut2<'_, F>,
-    ) -> Result<()> {
-        sparse_affine_forward(&self.rows, rows, w, b, out)
+    /// The whole batch, as [`SparseAffine`] reads it (forward and backward).
+    pub fn view(&self) -> SparseView<'_> {
+        SparseView {
+            rows: &self.rows,
+            start: 0,
+            end: self.nrows(),
+            batch: Some(self),
+        }
     }
 
     /// `dW = xᵀ dout` from the non-zeros, and `db` = column sums of `dout`.
     ///
     /// # Shapes
     /// `dout: (rows, n)`, `dW: (width, n)`, `db: (n)`.
-    pub fn affine_backward<F: Float>(
+    fn affine_backward<F: Float>(
         &self,
         dout: ArrayView2<'_, F>,
         dw: &mut Array2<F>,
         db: &mut Array1<F>,
     ) -> Result<()> {
-        check_same_shape(
-            "sparse Affine backward (dout)",
-            &[self.nrows(), db.len()],
-            &dout,
-        )?;
-        self.affine_backward_cols(dout, 0..self.rows.width, dw.view_mut())?;
-        db.assign(&dout.sum_axis(Axis(0)));
-        Ok(())
-    }
-
-    /// The rows `cols` of `dW = xᵀ dout` (one per input column): callers split
-    /// a batch's `dW` between threads with it, e.g. at [`split_columns`](Self::split_columns).
-    ///
-    /// # Shapes
-    /// `dout: (rows, n)`, `dW: (cols.len(), n)`.
-    pub fn affine_backward_cols<F: Float>(
-        &self,
-        dout: ArrayView2<'_, F>,
-        cols: Range<usize>,
-        mut dw: ArrayViewMut2<'_, F>,
-    ) -> Result<()> {
-        let (rows, width, n) = (self.nrows(), self.rows.width, dout.ncols());
-        if cols.end > width || cols.start > cols.end {
-            return Err(LayerError::Core(CoreError::InvalidArgument {
-                op: "sparse Affine backward".into(),
-                why: format!("columns {cols:?} out of range for width {width}"),
-            }));
-        }
+        let (rows, width, n) = (self.nrows(), self.rows.width, db.len());
         check_same_shape("sparse Affine backward (dout)", &[rows, n], &dout)?;
-        check_same_shape("sparse Affine backward (dW)", &[cols.len(), n], &dw.view())?;
+        check_same_shape("sparse Affine backward (dW)", &[width, n], &dw.view())?;
         if !self.indexed {
             return Err(LayerError::Config(
-                "sparse Affine backward: the batch has no column index (call index_columns)".into(),
+                "sparse Affine backward: the batch has no column index".into(),
             ));
         }
         let dout = dout.as_standard_layout();
-        let scale = F::of(self.rows.scale);
         let csc = simd::Csc {
-            colptr: &self.colptr[cols.start..=cols.end],
+            colptr: &self.colptr,
             row_idx: &self.row_idx,
             vals: &self.vals,
             width: n,
         };
-        simd::backward(&csc, scale, slice(&dout)?, contiguous_mut(&mut dw)?);
+        let mut dw = dw.view_mut();
+        simd::backward(
+            &csc,
+            F::of(self.rows.scale),
+            slice(&dout)?,
+            contiguous_mut(&mut dw)?,
+        );
+        db.assign(&dout.sum_axis(Axis(0)));
         Ok(())
-    }
-
-    /// The first column `c` such that columns `..c` hold at least `num / den`
-    /// of the batch's non-zeros: where to cut the columns so that threads
-    /// calling [`affine_backward_cols`](Self::affine_backward_cols) get equal work.
-    ///
-    /// It needs the column index ([`index_columns`](Self::index_columns));
-    /// without it, it cuts the columns themselves in that ratio.
-    pub fn split_columns(&self, num: usize, den: usize) -> usize {
-        if !self.indexed {
-            return (self.rows.width * num / den.max(1)).min(self.rows.width);
-        }
-        let target = (self.nnz() * num).div_ceil(den.max(1));
-        self.colptr
-            .partition_point(|&end| (end as usize) < target)
-            .min(self.rows.width)
     }
 }
 
-/// `out = x[rows] W + b` from the non-zeros of the rows `rows` of `x`.
-///
-/// # Shapes
-/// `W: (x.width(), n)`, `b: (n)`, `out: (rows.len(), n)`.
-pub fn sparse_affine_forward<F: Float>(
-    x: &SparseRows,
-    rows: Range<usize>,
-    w: ArrayView2<'_, F>,
-    b: ArrayView1<'_, F>,
-    mut out: ArrayViewMut2<'_, F>,
-) -> Result<()> {
-    if rows.end > x.nrows() || rows.start > rows.end {
-        return Err(LayerError::Core(CoreError::InvalidArgument {
-            op: "SparseRows".into(),
-            why: format!("rows {rows:?} out of range for {} rows", x.nrows()),
-        }));
+/// A batch of sparse rows as [`SparseAffine`] reads it: a whole
+/// [`SparseBatch`] ([`SparseBatch::view`]), or a range of rows of a
+/// [`SparseRows`] for the forward pass only ([`SparseRows::view`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SparseView<'a> {
+    rows: &'a SparseRows,
+    start: usize,
+    end: usize,
+    /// The batch with its column index, which the backward pass needs.
+    batch: Option<&'a SparseBatch>,
+}
+
+impl SparseView<'_> {
+    /// Number of rows.
+    pub fn nrows(&self) -> usize {
+        self.end - self.start
     }
-    check_same_shape("sparse Affine forward (W)", &[x.width, b.len()], &w)?;
-    check_same_shape(
-        "sparse Affine forward (out)",
-        &[rows.len(), b.len()],
-        &out.view(),
-    )?;
-    let w = w.as_standard_layout();
-    let b = b.as_standard_layout();
-    let b = b
-        .as_slice()
-        .ok_or_else(|| LayerError::Config("expected a contiguous bias".into()))?;
-    let csr = simd::Csr {
-        indptr: &x.indptr[rows.start..=rows.end],
-        cols: &x.cols,
-        vals: &x.vals,
+}
+
+impl SparseRows {
+    /// The rows `rows`, to predict them (a [`SparseBatch`] is needed to train).
+    pub fn view(&self, rows: Range<usize>) -> Result<SparseView<'_>> {
+        if rows.end > self.nrows() || rows.start > rows.end {
+            return Err(LayerError::Core(CoreError::InvalidArgument {
+                op: "SparseRows".into(),
+                why: format!("rows {rows:?} out of range for {} rows", self.nrows()),
+            }));
+        }
+        Ok(SparseView {
+            rows: self,
+            start: rows.start,
+            end: rows.end,
+            batch: None,
+        })
+    }
+}
+
+/// The first layer of a net for sparse inputs: [`Affine`]'s `x W + b` and its
+/// gradients computed from the non-zeros of each row only. The same weights,
+/// and the same numbers up to rounding (tests hold it to the dense layer).
+#[derive(Debug, Clone)]
+pub struct SparseAffine<F>(Affine<F>);
+
+impl<F> From<Affine<F>> for SparseAffine<F> {
+    fn from(affine: Affine<F>) -> Self {
+        Self(affine)
+    }
+}
+
+impl<F> From<SparseAffine<F>> for Affine<F> {
+    fn from(layer: SparseAffine<F>) -> Self {
+        layer.0
+    }
+}
+
+impl<F: Float> InputLayer<F> for SparseAffine<F> {
+    type Batch<'a> = SparseView<'a>;
+
+    fn forward(&mut self, x: SparseView<'_>) -> Result<Array2<F>> {
+        let a = &self.0;
+        let mut out = Array2::zeros((x.nrows(), a.output_size()));
+        check_same_shape(
+            "sparse Affine forward (W)",
+            &[x.rows.width, a.b.len()],
+            &a.w.view(),
+        )?;
+        let w = a.w.as_standard_layout();
+        let b = a.b.as_standard_layout();
+        let b = b
+            .as_slice()
+            .ok_or_else(|| LayerError::Config("expected a contiguous bias".into()))?;
+        let csr = simd::Csr {
+            indptr: &x.rows.indptr[x.start..=x.end],
+            cols: &x.rows.cols,
+            vals: &x.rows.vals,
+        };
+        let mut view = out.view_mut();
+        simd::forward(
+            &csr,
+            F::of(x.rows.scale),
+            slice(&w)?,
+            b,
+            contiguous_mut(&mut view)?,
+        );
+        Ok(out)
+    }
+
+    fn backward(&mut self, x: SparseView<'_>, dout: ArrayView2<'_, F>) -> Result<()> {
+        let batch = x.batch.ok_or_else(|| {
+            LayerError::Config(
+                "sparse Affine backward needs a SparseBatch (SparseBatch::view), not rows".into(),
+            )
+        })?;
+        let Affine { dw, db, .. } = &mut self.0;
+        batch.affine_backward(dout, dw, db)
+    }
+
+    fn affine(&self) -> &Affine<F> {
+        &self.0
+    }
+
+    fn affine_mut(&mut self) -> &mut Affine<F> {
+        &mut self.0
+    }
+}
+
+/// Fraction of the entries of `x` that are non-zero: whether the sparse path pays.
+pub fn density(x: ArrayView2<'_, u8>) -> f64 {
+    let nonzero = match x.as_slice() {
+        Some(s) => count_nonzero(s),
+        None => x.iter().filter(|&&b| b != 0).count(),
     };
-    simd::forward(
-        &csr,
-        F::of(x.scale),
-        slice(&w)?,
-        b,
-        contiguous_mut(&mut out)?,
-    );
-    Ok(())
+    nonzero as f64 / x.len().max(1) as f64
 }
 
 fn contiguous_mut<'a, F>(a: &'a mut ArrayViewMut2<'_, F>) -> Result<&'a mut [F]> {
@@ -515,102 +553,6 @@ fn contiguous_mut<'a, F>(a: &'a mut ArrayViewMut2<'_, F>) -> Result<&'a mut [F]>
 fn slice<'a, F>(a: &'a ndarray::CowArray<'_, F, ndarray::Ix2>) -> Result<&'a [F]> {
     a.as_slice()
         .ok_or_else(|| LayerError::Config("expected a contiguous array".into()))
-}
-
-/// Loss and gradients of `net` on `batch`, with the first layer's products done
-/// sparsely; the gradients are left in the layers as by [`MultiLayerNet::backprop`],
-/// which gives the same values up to rounding.
-pub fn sparse_backprop<F: Float>(
-    net: &mut MultiLayerNet<F>,
-    batch: &SparseBatch,
-    t: Targets<'_, F>,
-) -> Result<F> {
-    let first = &net.affines()[0];
-    let mut h1 = Array2::zeros((batch.nrows(), first.output_size()));
-    batch.affine_forward(first.w.view(), first.b.view(), &mut h1)?;
-    let loss = net.loss_after_first(h1, t)?;
-    let dh1 = net.backward_to_first()?;
-    let first = &mut net.affines_mut()[0];
-    batch.affine_backward(dh1.view(), &mut first.dw, &mut first.db)?;
-    Ok(loss)
-}
-
-/// Class scores for the rows `rows` of `x`, the first layer done sparsely.
-pub fn sparse_predict<F: Float>(
-    net: &MultiLayerNet<F>,
-    x: &SparseRows,
-    rows: Range<usize>,
-) -> Result<Array2<F>> {
-    let first = &net.affines()[0];
-    let mut h1 = Array2::zeros((rows.len(), first.output_size()));
-    sparse_affine_forward(x, rows, first.w.view(), first.b.view(), h1.view_mut())?;
-    net.predict_after_first(h1)
-}
-
-/// Rows per evaluation chunk (the row-wise kernel keeps its sums in registers, so
-/// the chunk size only sets how often the small dense layers are called).
-pub const EVAL_CHUNK: usize = 1024;
-
-/// Fraction of the rows of `x` whose predicted class is `labels[row]`, in chunks
-/// of [`EVAL_CHUNK`] rows on `threads` threads.
-pub fn sparse_accuracy<F: Float, L: Copy + Into<usize> + Sync>(
-    net: &MultiLayerNet<F>,
-    x: &SparseRows,
-    labels: &[L],
-    threads: usize,
-) -> Result<f64> {
-    let n = x.nrows();
-    if labels.len() != n {
-        return Err(LayerError::Core(CoreError::Shape {
-            op: "sparse_accuracy".into(),
-            expected: format!("[{n}] labels"),
-            got: labels.len().to_string(),
-        }));
-    }
-    if n == 0 {
-        return Err(LayerError::Core(CoreError::EmptyBatch {
-            op: "sparse_accuracy".into(),
-        }));
-    }
-    let count = |range: Range<usize>| sparse_correct(net, x, labels, range);
-    let threads = threads.clamp(1, n.div_ceil(EVAL_CHUNK));
-    // Whole chunks per thread, so every chunk but the last is full.
-    let per = n.div_ceil(EVAL_CHUNK).div_ceil(threads) * EVAL_CHUNK;
-    let ranges = (0..threads).map(|k| (k * per).min(n)..((k + 1) * per).min(n));
-    let correct = in_parallel(ranges.collect(), count)
-        .into_iter()
-        .sum::<Result<usize>>()?;
-    Ok(correct as f64 / n as f64)
-}
-
-/// How many of the rows `rows` of `x` are predicted as `labels[row]`, in chunks
-/// of [`EVAL_CHUNK`] rows on the calling thread: the piece of
-/// [`sparse_accuracy`] a caller can hand to a thread of its own.
-pub fn sparse_correct<F: Float, L: Copy + Into<usize>>(
-    net: &MultiLayerNet<F>,
-    x: &SparseRows,
-    labels: &[L],
-    rows: Range<usize>,
-) -> Result<usize> {
-    if rows.end > labels.len().min(x.nrows()) || rows.start > rows.end {
-        return Err(LayerError::Core(CoreError::InvalidArgument {
-            op: "sparse_correct".into(),
-            why: format!(
-                "rows {rows:?} out of range for {} rows and {} labels",
-                x.nrows(),
-                labels.len()
-            ),
-        }));
-    }
-    let mut correct = 0;
-    for start in rows.clone().step_by(EVAL_CHUNK) {
-        let end = (start + EVAL_CHUNK).min(rows.end);
-        let scores = sparse_predict(net, x, start..end)?;
-        for (row, label) in scores.rows().into_iter().zip(&labels[start..end]) {
-            correct += usize::from(argmax(row) == (*label).into());
-        }
-    }
-    Ok(correct)
 }
 
 /// The inner loops, compiled per instruction set and dispatched at run time.

@@ -33,7 +33,7 @@
 use bp_core::{Float, Targets};
 use ndarray::{ArrayBase, ArrayView2, Data, Dimension};
 
-use crate::{round_sig, AddLayer, Layer, LayerError, MulLayer, MultiLayerNet, Result};
+use crate::{round_sig, AddLayer, LayerError, MulLayer, MultiLayerNet, Result};
 
 /// Significant digits of the scalar graphs' texts (enough to show `2.2`, not `2.2000000000000002`).
 const SCALAR_DIGITS: usize = 10;
@@ -410,36 +410,42 @@ pub fn net<F: Float>(
     x: ArrayView2<'_, F>,
     t: Targets<'_, F>,
 ) -> Result<Trace> {
-    let crate::net::LayersMut {
-        affines,
-        mut activations,
-        last,
-    } = net.layers_mut();
+    let (mut layers, last) = net.layers_mut();
     let mut trace = Trace::default();
     let mut source = trace.node(NodeKind::Input, "x");
     let mut label = "x".to_string();
     let mut h = x.to_owned();
-    // Per Affine layer: the edges of W, of its input and of b.
-    let mut affine_edges = Vec::with_capacity(affines.len());
-    // Per activation: the edge into it.
-    let mut activation_edges = Vec::with_capacity(activations.len());
-    for (k, affine) in affines.iter_mut().enumerate() {
-        let n = k + 1;
-        let node = trace.node(NodeKind::Op, format!("Affine{n}"));
-        let w = trace.node(NodeKind::Input, format!("W{n}"));
-        let b = trace.node(NodeKind::Input, format!("b{n}"));
-        let w_edge = tensor_edge(&mut trace, w, node, &format!("W{n}"), &affine.w);
-        let in_edge = tensor_edge(&mut trace, source, node, &label, &h);
-        let b_edge = tensor_edge(&mut trace, b, node, &format!("b{n}"), &affine.b);
-        affine_edges.push([w_edge, in_edge, b_edge]);
-        h = affine.forward(h.view())?;
-        (source, label) = (node, format!("a{n}"));
-        if let Some(act) = activations.get_mut(k) {
-            let act_node = trace.node(NodeKind::Op, format!("{}{n}", act.name()));
-            activation_edges.push(tensor_edge(&mut trace, source, act_node, &label, &h));
-            h = act.forward(h.view())?;
-            (source, label) = (act_node, format!("z{n}"));
+    // Per layer: the edge into it, and the edges of its parameters.
+    let mut edges = Vec::with_capacity(layers.len());
+    let mut affine = 0;
+    for layer in layers.iter_mut() {
+        let params = layer.params();
+        let n = if params.is_empty() {
+            affine
+        } else {
+            affine + 1
+        };
+        let node = trace.node(NodeKind::Op, format!("{}{n}", layer.name()));
+        let inputs: Vec<usize> = params
+            .iter()
+            .map(|p| trace.node(NodeKind::Input, p.name))
+            .collect();
+        // The edges in the book's order: W, the layer's input, b.
+        let mut param_edges = Vec::with_capacity(params.len());
+        let mut in_edge = None;
+        for (i, (p, &input)) in params.iter().zip(&inputs).enumerate() {
+            if i == 1 {
+                in_edge = Some(tensor_edge(&mut trace, source, node, &label, &h));
+            }
+            param_edges.push(tensor_edge(&mut trace, input, node, p.name, &p.value));
         }
+        let in_edge = in_edge.unwrap_or_else(|| tensor_edge(&mut trace, source, node, &label, &h));
+        drop(params);
+        edges.push((in_edge, param_edges));
+        h = layer.forward(h.view())?;
+        let out = if layer.params().is_empty() { "z" } else { "a" };
+        affine = n;
+        (source, label) = (node, format!("{out}{n}"));
     }
     let softmax = trace.node(NodeKind::Op, "SoftmaxWithLoss");
     let scores_edge = tensor_edge(&mut trace, source, softmax, &label, &h);
@@ -459,16 +465,12 @@ pub fn net<F: Float>(
 
     let mut d = last.backward(F::one())?;
     set_gradient(&mut trace, scores_edge, &d);
-    for (k, affine) in affines.iter_mut().enumerate().rev() {
-        // The full backward, dx included: the graph shows ∂L/∂x too.
-        d = affine.backward(d.view())?;
-        let [w_edge, in_edge, b_edge] = affine_edges[k];
-        set_gradient(&mut trace, w_edge, &affine.dw);
-        set_gradient(&mut trace, in_edge, &d);
-        set_gradient(&mut trace, b_edge, &affine.db);
-        if k > 0 {
-            d = activations[k - 1].backward(d.view())?;
-            set_gradient(&mut trace, activation_edges[k - 1], &d);
+    for (layer, (in_edge, param_edges)) in layers.iter_mut().zip(&edges).rev() {
+        // The full backward, dx of the first layer included: the graph shows ∂L/∂x too.
+        d = layer.backward(d.view())?;
+        set_gradient(&mut trace, *in_edge, &d);
+        for (p, &edge) in layer.params().iter().zip(param_edges) {
+            set_gradient(&mut trace, edge, &p.grad);
         }
     }
     Ok(trace)

@@ -3,7 +3,9 @@
 mod common;
 
 use bp_core::{Float, Targets};
-use bp_layers::{gradient_check, Activation, LayerError, MultiLayerNet, TwoLayerNet};
+use bp_layers::{
+    gradient_check, Activation, Affine, Layer, MultiLayerNet, Sigmoid, SoftmaxWithLoss, TwoLayerNet,
+};
 use common::{rng, uniform};
 use ndarray::{Array2, Zip};
 use rand::Rng;
@@ -76,8 +78,7 @@ fn train_blobs<F: Float>(activation: Activation) -> f64 {
         MultiLayerNet::<F>::new(4, &[16, 8], 3, activation, F::of(0.5), &mut rng(3)).unwrap();
     let lr = F::of(0.5);
     for _ in 0..300 {
-        net.backprop(x.view(), Targets::Labels(&t)).unwrap();
-        for mut p in net.params_mut() {
+        for mut p in net.gradient(x.view(), Targets::Labels(&t)).unwrap().params {
             Zip::from(&mut p.value)
                 .and(&p.grad)
                 .for_each(|w, &g| *w -= lr * g);
@@ -125,12 +126,6 @@ fn bad_input_is_an_error_naming_what_and_where() {
         "{err}"
     );
 
-    let mut fresh = TwoLayerNet::<f64>::new(4, 3, 2, 0.01, &mut rng(0)).unwrap();
-    assert!(matches!(
-        fresh.backward(),
-        Err(LayerError::BackwardBeforeForward { .. })
-    ));
-
     let err = MultiLayerNet::<f32>::new(784, &[50, 0], 10, Activation::Relu, 0.01, &mut rng(0))
         .unwrap_err();
     assert!(
@@ -156,23 +151,46 @@ fn gradient_returns_named_copies_and_predict_caches_nothing() {
 }
 
 #[test]
-fn backprop_equals_loss_then_backward_without_caching_the_input() {
+fn gradient_is_the_books_layers_forward_then_backward_in_reverse() {
     let mut r = rng(11);
-    let mut a = MultiLayerNet::<f64>::new(6, &[5, 4], 3, Activation::Sigmoid, 0.5, &mut r).unwrap();
-    let mut b = a.clone();
+    let mut net =
+        MultiLayerNet::<f64>::new(6, &[5, 4], 3, Activation::Sigmoid, 0.5, &mut r).unwrap();
     let x = uniform(&mut r, 7, 6, -1.0, 1.0);
     let t = [0, 1, 2, 2, 1, 0, 1];
-    let la = a.loss(x.view(), Targets::Labels(&t)).unwrap();
-    a.backward().unwrap();
-    let lb = b.backprop(x.view(), Targets::Labels(&t)).unwrap();
-    assert_eq!(la, lb);
-    for (p, q) in a.params().iter().zip(b.params().iter()) {
-        assert_eq!(p.grad, q.grad, "{}", p.name);
+    let t = Targets::Labels(&t);
+
+    // The same layers, built by hand from the net's weights and run one by one.
+    let mut affines: Vec<Affine<f64>> = net
+        .affines()
+        .into_iter()
+        .enumerate()
+        .map(|(k, a)| Affine::new(a.w.clone(), a.b.clone(), k + 1).unwrap())
+        .collect();
+    let mut sigmoids = [Sigmoid::new(), Sigmoid::new()];
+    let mut last = SoftmaxWithLoss::new();
+    let mut h = x.clone();
+    for k in 0..3 {
+        h = Layer::forward(&mut affines[k], h.view()).unwrap();
+        if k < 2 {
+            h = sigmoids[k].forward(h.view()).unwrap();
+        }
     }
-    // backprop kept no copy of x: a second backward has nothing to work from.
-    let err = b.backward().unwrap_err();
-    assert!(
-        matches!(err, LayerError::BackwardBeforeForward { .. }),
-        "{err}"
-    );
+    let loss = last.forward(h.view(), t).unwrap();
+    let mut d = last.backward(1.0).unwrap();
+    for k in (0..3).rev() {
+        d = Layer::backward(&mut affines[k], d.view()).unwrap();
+        if k > 0 {
+            d = sigmoids[k - 1].backward(d.view()).unwrap();
+        }
+    }
+
+    let grads = net.gradient(x.view(), t).unwrap();
+    assert_eq!(grads.loss, loss);
+    let by_hand = affines
+        .iter()
+        .flat_map(|a| [a.dw.view().into_dyn(), a.db.view().into_dyn()]);
+    for (p, want) in grads.params.iter().zip(by_hand) {
+        assert_eq!(p.grad, want, "{}", p.name);
+    }
+    assert_eq!(grads.params.len(), 6);
 }

@@ -126,8 +126,7 @@ fn net_trace_has_the_shapes_and_the_norms_of_an_independent_backprop() {
     let mut net = TwoLayerNet::<f64>::new(784, 50, 10, 0.01, &mut rng(2)).unwrap();
     // A few steps, so that the biases are not zero and every norm is positive.
     for _ in 0..3 {
-        net.backprop(x.view(), t).unwrap();
-        for p in net.params_mut() {
+        for p in net.gradient(x.view(), t).unwrap().params {
             let mut v = p.value;
             v.scaled_add(-0.5, &p.grad);
         }

@@ -6,7 +6,10 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{drawing, font, integer_tick, render, write_atomic, x_range, DynArea};
+use super::{
+    chart_builder, drawing, figure_scale, font, integer_tick, render, style_axes, write_atomic,
+    x_range, DynArea,
+};
 use super::{Format, PlotError, PlotOptions};
 
 /// Name of the gradient-norm series in errors.
@@ -172,33 +175,21 @@ where
     let (lo, hi) = log_y_range(positive);
     // A hair outside the decades, so their ticks are drawn at both ends.
     let (y0, y1) = (lo * 0.999, hi * 1.001);
-    let scale = f64::from(options.size.1.min(options.size.0 * 3 / 4)) / 600.0;
-    let mut builder = ChartBuilder::on(root);
-    builder
-        .margin((20.0 * scale) as i32)
-        .x_label_area_size((60.0 * scale).max(48.0) as i32)
-        .y_label_area_size((80.0 * scale).max(62.0) as i32);
-    if let Some(title) = &options.title {
-        builder.caption(title, font((26.0 * scale).max(16.0)));
-    }
-    let mut chart = builder
+    let scale = figure_scale(options);
+    let mut chart = chart_builder(root, scale, options)
         .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
         .map_err(drawing)?;
     let y_fmt = |y: &f64| log_tick(*y);
-    chart
-        .configure_mesh()
-        .disable_mesh()
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_mesh()
         .x_labels(8)
         .y_labels(10)
         .x_label_formatter(&integer_tick)
         .y_label_formatter(&y_fmt)
-        .label_style(font((18.0 * scale).max(13.0)))
-        .axis_desc_style(font((21.0 * scale).max(15.0)))
         .x_desc("iterations")
-        .y_desc("gradient L2 norm")
-        .axis_style(BLACK.stroke_width(1))
-        .draw()
-        .map_err(drawing)?;
+        .y_desc("gradient L2 norm");
+    style_axes(&mut mesh, scale);
+    mesh.draw().map_err(drawing)?;
     // The full box, as matplotlib draws (a Rectangle loses its far sides on a log axis).
     chart
         .draw_series(std::iter::once(PathElement::new(

@@ -43,12 +43,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 mod grad_norms;
 pub mod graph;
+
+/// The plotting library: the colour constants below are its [`RGBColor`]s,
+/// re-exported so a caller names the very version bp-plot was built with.
+pub use plotters;
 
 pub use grad_norms::{plot_grad_norms, render_grad_norms, GRAD_NORM_SERIES, SERIES_COLORS};
 
@@ -454,6 +459,40 @@ fn font(size: f64) -> TextStyle<'static> {
     (FONT_FAMILY, size).into_font().color(&BLACK)
 }
 
+/// How much larger than 800x600 a figure is drawn: fonts, margins and lines scale with it.
+fn figure_scale(options: &PlotOptions) -> f64 {
+    f64::from(options.size.1.min(options.size.0 * 3 / 4)) / 600.0
+}
+
+/// A chart on `root` with the figures' margins, label areas and title.
+fn chart_builder<'a, 'b, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    scale: f64,
+    options: &PlotOptions,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .margin((20.0 * scale) as i32)
+        .x_label_area_size((60.0 * scale).max(48.0) as i32)
+        .y_label_area_size((80.0 * scale).max(62.0) as i32);
+    if let Some(title) = &options.title {
+        builder.caption(title, font((26.0 * scale).max(16.0)));
+    }
+    builder
+}
+
+/// The figures' axis style: tick labels, axis names and black axes.
+fn style_axes<X, Y, DB>(mesh: &mut MeshStyle<'_, '_, X, Y, DB>, scale: f64)
+where
+    X: Ranged<ValueType: std::fmt::Debug>,
+    Y: Ranged<ValueType: std::fmt::Debug>,
+    DB: DrawingBackend,
+{
+    mesh.label_style(font((18.0 * scale).max(13.0)))
+        .axis_desc_style(font((21.0 * scale).max(15.0)))
+        .axis_style(BLACK.stroke_width(1));
+}
+
 fn accuracy_figure<DB>(
     root: &DrawingArea<DB, Shift>,
     train: &[f64],
@@ -467,35 +506,23 @@ where
     root.fill(&WHITE).map_err(drawing)?;
     let n = train.len();
     let (x0, x1) = x_range((n - 1) as f64);
-    let scale = f64::from(options.size.1.min(options.size.0 * 3 / 4)) / 600.0;
-    let mut builder = ChartBuilder::on(root);
-    builder
-        .margin((20.0 * scale) as i32)
-        .x_label_area_size((60.0 * scale).max(48.0) as i32)
-        .y_label_area_size((80.0 * scale).max(62.0) as i32);
-    if let Some(title) = &options.title {
-        builder.caption(title, font((26.0 * scale).max(16.0)));
-    }
-    let mut chart = builder
+    let scale = figure_scale(options);
+    let mut chart = chart_builder(root, scale, options)
         .build_cartesian_2d(x0..x1, 0.0..1.0)
         .map_err(drawing)?;
 
     let x_fmt = integer_tick;
     let y_fmt = |y: &f64| format!("{y:.1}");
-    chart
-        .configure_mesh()
-        .disable_mesh()
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_mesh()
         .x_labels(n.clamp(2, 10))
         .y_labels(6)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
-        .label_style(font((18.0 * scale).max(13.0)))
-        .axis_desc_style(font((21.0 * scale).max(15.0)))
         .x_desc(options.x_label.as_str())
-        .y_desc("accuracy")
-        .axis_style(BLACK.stroke_width(1))
-        .draw()
-        .map_err(drawing)?;
+        .y_desc("accuracy");
+    style_axes(&mut mesh, scale);
+    mesh.draw().map_err(drawing)?;
     // matplotlib draws a full box around the axes.
     chart
         .draw_series(std::iter::once(Rectangle::new(
@@ -592,34 +619,22 @@ where
     let lo = loss.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = loss.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let (y0, y1) = loss_y_range(lo, hi);
-    let scale = f64::from(options.size.1.min(options.size.0 * 3 / 4)) / 600.0;
-    let mut builder = ChartBuilder::on(root);
-    builder
-        .margin((20.0 * scale) as i32)
-        .x_label_area_size((60.0 * scale).max(48.0) as i32)
-        .y_label_area_size((80.0 * scale).max(62.0) as i32);
-    if let Some(title) = &options.title {
-        builder.caption(title, font((26.0 * scale).max(16.0)));
-    }
-    let mut chart = builder
+    let scale = figure_scale(options);
+    let mut chart = chart_builder(root, scale, options)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(drawing)?;
     let x_fmt = integer_tick;
     let y_fmt = |y: &f64| format_loss_tick(*y);
-    chart
-        .configure_mesh()
-        .disable_mesh()
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_mesh()
         .x_labels(n.clamp(2, 10))
         .y_labels(8)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
-        .label_style(font((18.0 * scale).max(13.0)))
-        .axis_desc_style(font((21.0 * scale).max(15.0)))
         .x_desc("iterations")
-        .y_desc("loss")
-        .axis_style(BLACK.stroke_width(1))
-        .draw()
-        .map_err(drawing)?;
+        .y_desc("loss");
+    style_axes(&mut mesh, scale);
+    mesh.draw().map_err(drawing)?;
     chart
         .draw_series(std::iter::once(Rectangle::new(
             [(x0, y0), (x1, y1)],
@@ -723,8 +738,10 @@ fn format_loss_tick(y: f64) -> String {
     }
 }
 
-/// Writes `bytes` to a temporary file next to `path`, then renames it over `path`.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
+/// Writes `bytes` to a temporary file next to `path`, then renames it over
+/// `path`, so no half-written file is ever seen under its name (a missing
+/// directory is created). The plots are written this way; so is bp-report's page.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
     let io = |p: &Path| {
         let p = p.to_path_buf();
         move |source| PlotError::Io { path: p, source }
@@ -741,7 +758,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
     let prefix = format!(".{name}.");
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).suffix(".tmp");
-    // A plot is an ordinary file: 0o666 less the umask, not tempfile's private 0o600.
+    // An ordinary file: 0o666 less the umask, not tempfile's private 0o600.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

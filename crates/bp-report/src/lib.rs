@@ -66,7 +66,6 @@
 //! # }
 //! ```
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 mod html;
@@ -314,34 +313,11 @@ impl RunReport {
 /// the same directory, then a rename); a missing directory is created.
 pub fn write_report(path: &Path, report: &RunReport) -> Result<(), ReportError> {
     let html = render_html(report)?;
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| ReportError::Io { path: p, source }
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let prefix = format!(".{name}.");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
-    // An ordinary file: 0o666 less the umask, not tempfile's private 0o600.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o666));
-    }
-    let mut tmp = builder.tempfile_in(dir).map_err(io(dir))?;
-    tmp.write_all(html.as_bytes()).map_err(io(tmp.path()))?;
-    tmp.as_file().sync_all().map_err(io(tmp.path()))?;
-    tmp.persist(path).map_err(|e| ReportError::Io {
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
-    Ok(())
+    bp_plot::write_atomic(path, html.as_bytes()).map_err(|e| match e {
+        bp_plot::PlotError::Io { path, source } => ReportError::Io { path, source },
+        other => ReportError::Plot {
+            figure: "page",
+            source: other,
+        },
+    })
 }

@@ -168,15 +168,14 @@ pub fn confusion_matrix<F: Float>(
     }
     let n = split.len();
     let threads = threads.clamp(1, n.div_ceil(EVAL_CHUNK).max(1));
-    if threads == 1 {
-        return count_range(net, split, classes);
-    }
     let per_thread = n.div_ceil(threads);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let part = split.slice(t * per_thread, (t + 1) * per_thread);
-                s.spawn(move || count_range(net, &part, classes))
+                // `predict` runs the layers' forward passes, which cache: a copy each.
+                let mut net = net.clone();
+                s.spawn(move || count_range(&mut net, &part, classes))
             })
             .collect();
         let mut total = ConfusionMatrix::new(classes);
@@ -212,14 +211,15 @@ pub fn predictions<F: Float>(
         let handles: Vec<_> = (1..threads)
             .map(|t| {
                 let part = split.slice(t * per_thread, (t + 1) * per_thread);
-                s.spawn(move || predict_range(net, &part))
+                let mut net = net.clone();
+                s.spawn(move || predict_range(&mut net, &part))
             })
             .collect();
-        let mut all = predict_range(net, &split.slice(0, per_thread))?;
+        let mut all = predict_range(&mut net.clone(), &split.slice(0, per_thread))?;
         for h in handles {
             let part = h
                 .join()
-                .map_err(|_| TrainError::data("an evaluation thread panicked"))??;
+                .map_err(|_| TrainError::thread("an evaluation thread panicked"))??;
             all.extend(part);
         }
         Ok(all)
@@ -227,7 +227,10 @@ pub fn predictions<F: Float>(
 }
 
 /// One thread's share of [`predictions`]: chunk by chunk, convert, predict.
-fn predict_range<F: Float>(net: &MultiLayerNet<F>, split: &SplitView<'_>) -> Result<Vec<usize>> {
+fn predict_range<F: Float>(
+    net: &mut MultiLayerNet<F>,
+    split: &SplitView<'_>,
+) -> Result<Vec<usize>> {
     let mut out = Vec::with_capacity(split.len());
     let mut buf = BatchBuffer::<F>::new();
     let mut start = 0;
@@ -251,7 +254,7 @@ pub fn accuracy<F: Float>(
 
 /// One thread's share: chunk by chunk, convert, predict, count.
 pub(crate) fn count_range<F: Float>(
-    net: &MultiLayerNet<F>,
+    net: &mut MultiLayerNet<F>,
     split: &SplitView<'_>,
     classes: usize,
 ) -> Result<ConfusionMatrix> {

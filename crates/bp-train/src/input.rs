@@ -1,21 +1,20 @@
-//! How a run feeds images to the first layer: dense float batches (the book's
-//! way) or the sparse path of [`bp_layers::sparse`], chosen by the data's density.
+//! How a run feeds images to the first layer: dense float batches to
+//! [`Affine`](bp_layers::Affine) (the book's way) or sparse pixels to
+//! [`SparseAffine`], chosen by the data's density. The net is the same
+//! [`MultiLayerNet`] either way, built with one first layer or the other.
 
 use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use bp_core::{Float, Targets};
-use bp_layers::sparse::{
-    count_nonzero, sparse_accuracy, sparse_backprop, sparse_correct, SparseBatch, SparseRows,
-};
-use bp_layers::MultiLayerNet;
-use ndarray::ArrayView2;
+use bp_core::{argmax_rows, Float, Targets};
+use bp_layers::sparse::{SparseAffine, SparseBatch, SparseRows};
+use bp_layers::{Backprop, MultiLayerNet, Param};
 
 use crate::data::{BatchBuffer, SplitView, TrainData};
 use crate::error::{Result, TrainError};
-use crate::eval::{accuracy, count_range};
+use crate::eval::{count_range, EVAL_CHUNK};
 
 /// Which implementation of the first layer's products a run uses. Both compute
 /// the same numbers up to float rounding.
@@ -69,18 +68,7 @@ impl FromStr for InputPath {
     }
 }
 
-/// Fraction of the entries of `images` that are non-zero.
-pub fn density(images: ArrayView2<'_, u8>) -> f64 {
-    let total = images.len();
-    if total == 0 {
-        return 0.0;
-    }
-    let nonzero = match images.as_slice() {
-        Some(s) => count_nonzero(s),
-        None => images.iter().filter(|&&b| b != 0).count(),
-    };
-    nonzero as f64 / total as f64
-}
+pub use bp_layers::sparse::density;
 
 /// The run's inputs in the form its path needs: read-only, cheap to clone and
 /// to share with the threads that prepare batches or evaluate.
@@ -93,6 +81,48 @@ pub(crate) enum Inputs {
         train: Arc<SparseRows>,
         test: Arc<SparseRows>,
     },
+}
+
+/// The net of a run, with the first layer its inputs need.
+#[derive(Debug, Clone)]
+pub(crate) enum Net<F> {
+    Dense(MultiLayerNet<F>),
+    Sparse(MultiLayerNet<F, SparseAffine<F>>),
+}
+
+impl<F: Float> Net<F> {
+    /// Parameters and gradients, `W1 b1 W2 b2 ...`.
+    pub fn params(&self) -> Vec<Param<'_, F>> {
+        match self {
+            Net::Dense(net) => net.params(),
+            Net::Sparse(net) => net.params(),
+        }
+    }
+
+    /// The net with the dense first layer (the same weights).
+    pub fn into_dense(self) -> MultiLayerNet<F> {
+        match self {
+            Net::Dense(net) => net,
+            Net::Sparse(net) => net.with_input_layer(),
+        }
+    }
+
+    /// The book's `gradient` on `batch`: the loss, and each parameter beside its gradient.
+    pub fn gradient<'a>(&'a mut self, batch: &'a Batch<F>) -> Result<Backprop<'a, F>> {
+        Ok(match (self, batch) {
+            (Net::Dense(net), Batch::Dense(b)) => {
+                net.gradient(b.x(), Targets::Labels(b.labels()))?
+            }
+            (Net::Sparse(net), Batch::Sparse { rows, labels }) => {
+                net.gradient(rows.view(), Targets::Labels(labels))?
+            }
+            _ => return Err(mismatch()),
+        })
+    }
+}
+
+fn mismatch() -> TrainError {
+    TrainError::config("a batch or a net made for the other input path")
 }
 
 /// One minibatch, ready for backprop; its buffers are reused from step to step.
@@ -144,6 +174,14 @@ impl Inputs {
         }
     }
 
+    /// `net` with the first layer these inputs need.
+    pub fn net<F: Float>(&self, net: MultiLayerNet<F>) -> Net<F> {
+        match self {
+            Inputs::Dense => Net::Dense(net),
+            Inputs::Sparse { .. } => Net::Sparse(net.with_input_layer()),
+        }
+    }
+
     /// An empty batch of the right kind, for [`gather`](Self::gather).
     pub fn new_batch<F: Float>(&self) -> Batch<F> {
         match self {
@@ -174,22 +212,9 @@ impl Inputs {
         indices: &[usize],
         batch: &mut Batch<F>,
     ) -> Result<()> {
-        self.gather_rows(train, indices, batch)?;
-        batch.index_columns();
-        Ok(())
-    }
-
-    /// The first part of [`gather`](Self::gather), the one that reads the
-    /// training set: sparse batches then need [`Batch::index_columns`].
-    pub fn gather_rows<F: Float>(
-        &self,
-        train: &SplitView<'_>,
-        indices: &[usize],
-        batch: &mut Batch<F>,
-    ) -> Result<()> {
         match (self, batch) {
             (Inputs::Sparse { train: rows, .. }, Batch::Sparse { rows: b, labels }) => {
-                b.gather_rows(rows, indices)?;
+                b.gather(rows, indices)?;
                 labels.clear();
                 labels.extend(indices.iter().map(|&i| usize::from(train.labels[i])));
             }
@@ -197,29 +222,44 @@ impl Inputs {
             // A batch made for the other path: replace it by one of the right kind.
             (inputs, batch) => {
                 *batch = inputs.new_batch();
-                return inputs.gather_rows(train, indices, batch);
+                return inputs.gather(train, indices, batch);
             }
         }
         Ok(())
     }
 
-    /// Accuracy on the whole training set and on the whole test set.
+    /// Accuracy on the whole training set and on the whole test set, each
+    /// split's rows shared among `threads` threads (each with a copy of the net).
     pub fn evaluate<F: Float>(
         &self,
-        net: &MultiLayerNet<F>,
+        net: &Net<F>,
         data: &TrainData<'_>,
         threads: usize,
     ) -> Result<(f64, f64)> {
-        match self {
-            Inputs::Dense => Ok((
-                accuracy(net, &data.train, data.classes, threads)?,
-                accuracy(net, &data.test, data.classes, threads)?,
-            )),
-            Inputs::Sparse { train, test } => Ok((
-                sparse_accuracy(net, train, data.train.labels, threads)?,
-                sparse_accuracy(net, test, data.test.labels, threads)?,
-            )),
-        }
+        let accuracy = |part: Part, n: usize| -> Result<f64> {
+            // Whole chunks per thread, so every chunk but the last is full.
+            let threads = threads.clamp(1, n.div_ceil(EVAL_CHUNK).max(1));
+            let per = n.div_ceil(EVAL_CHUNK).div_ceil(threads) * EVAL_CHUNK;
+            let count = |k: usize| {
+                let rows = (k * per).min(n)..((k + 1) * per).min(n);
+                self.count_correct(&mut net.clone(), data, part, rows)
+            };
+            let correct: usize = std::thread::scope(|s| {
+                let others: Vec<_> = (1..threads).map(|k| s.spawn(move || count(k))).collect();
+                let mut total = count(0)?;
+                for h in others {
+                    total += h
+                        .join()
+                        .map_err(|_| TrainError::thread("an evaluation thread panicked"))??;
+                }
+                Ok::<_, TrainError>(total)
+            })?;
+            Ok(correct as f64 / n.max(1) as f64)
+        };
+        Ok((
+            accuracy(Part::Train, data.train.len())?,
+            accuracy(Part::Test, data.test.len())?,
+        ))
     }
 }
 
@@ -231,12 +271,13 @@ pub(crate) enum Part {
 }
 
 impl Inputs {
-    /// How many of the examples `rows` of one split `net` classifies correctly:
-    /// a piece of [`evaluate`](Self::evaluate), so that an evaluation can be
-    /// done a slice at a time (the counts add up to the same accuracies).
+    /// How many of the examples `rows` of one split `net` classifies correctly,
+    /// [`EVAL_CHUNK`] rows at a time: a piece of [`evaluate`](Self::evaluate),
+    /// so that an evaluation can be done a slice at a time (the counts add up
+    /// to the same accuracies).
     pub fn count_correct<F: Float>(
         &self,
-        net: &MultiLayerNet<F>,
+        net: &mut Net<F>,
         data: &TrainData<'_>,
         part: Part,
         rows: Range<usize>,
@@ -245,38 +286,32 @@ impl Inputs {
             Part::Train => &data.train,
             Part::Test => &data.test,
         };
-        match self {
-            Inputs::Dense => {
+        match (self, net) {
+            (Inputs::Dense, Net::Dense(net)) => {
                 let slice = split.slice(rows.start, rows.end);
                 let correct = count_range(net, &slice, data.classes)?.correct();
                 Ok(usize::try_from(correct).unwrap_or(usize::MAX))
             }
-            Inputs::Sparse { train, test } => {
+            (Inputs::Sparse { train, test }, Net::Sparse(net)) => {
                 let x = match part {
                     Part::Train => train,
                     Part::Test => test,
                 };
-                Ok(sparse_correct(net, x, split.labels, rows)?)
+                let mut correct = 0;
+                for start in rows.clone().step_by(EVAL_CHUNK) {
+                    let end = (start + EVAL_CHUNK).min(rows.end);
+                    let scores = net.predict(x.view(start..end)?)?;
+                    let labels = split.labels.get(start..end).unwrap_or_default();
+                    correct += argmax_rows(scores.view())
+                        .into_iter()
+                        .zip(labels)
+                        .filter(|&(p, &l)| p == usize::from(l))
+                        .count();
+                }
+                Ok(correct)
             }
+            _ => Err(mismatch()),
         }
-    }
-}
-
-impl<F: Float> Batch<F> {
-    /// Finishes a batch begun by [`Inputs::gather_rows`] (nothing to do for
-    /// dense batches).
-    pub fn index_columns(&mut self) {
-        if let Batch::Sparse { rows, .. } = self {
-            rows.index_columns();
-        }
-    }
-
-    /// Loss and gradients of `net` on this batch (gradients left in the layers).
-    pub fn backprop(&self, net: &mut MultiLayerNet<F>) -> Result<F> {
-        Ok(match self {
-            Batch::Dense(buf) => net.backprop(buf.x(), Targets::Labels(buf.labels()))?,
-            Batch::Sparse { rows, labels } => sparse_backprop(net, rows, Targets::Labels(labels))?,
-        })
     }
 }
 
@@ -288,7 +323,6 @@ mod tests {
     #[test]
     fn density_and_names() {
         assert_eq!(density(array![[0u8, 3], [0, 0]].view()), 0.25);
-        assert_eq!(density(ndarray::Array2::<u8>::zeros((0, 3)).view()), 0.0);
         assert_eq!("Sparse".parse::<InputPath>().unwrap(), InputPath::Sparse);
         assert!("fast".parse::<InputPath>().is_err());
         assert_eq!(InputPath::default().to_string(), "auto");

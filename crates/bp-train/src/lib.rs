@@ -10,7 +10,13 @@
 //!   seeded with [`TrainConfig::seed`] draws the initial weights and then every
 //!   minibatch, so a seed fixes the whole run. After iteration 0 and every
 //!   `max(train_size / batch_size, 1)` iterations the net is evaluated on the full
-//!   training and test sets (17 evaluations for the defaults on MNIST).
+//!   training and test sets (17 evaluations for the defaults on MNIST). Each
+//!   step is the book's: the net's `gradient` (forward through the layers,
+//!   `SoftmaxWithLoss::backward(1)`, the layers in reverse), then the
+//!   [`Optimizer`]'s `update`. On sparse inputs such as MNIST ([`InputPath`])
+//!   the net's first layer is `bp_layers::sparse::SparseAffine`, the same
+//!   layer computed from the non-zero pixels only.
+//!   `examples/train_neuralnet.rs` is the seed's script on this public API.
 //! * [`Observer`]: progress (start, each iteration's loss, each evaluation). This
 //!   crate prints nothing.
 //! * [`History`]: the loss of every iteration, every [`Evaluation`], the

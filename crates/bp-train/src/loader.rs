@@ -14,7 +14,6 @@ use std::thread::Scope;
 use std::time::{Duration, Instant};
 
 use bp_core::Float;
-use bp_layers::MultiLayerNet;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -22,7 +21,8 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::Sampling;
 use crate::data::TrainData;
 use crate::error::{Result, TrainError};
-use crate::input::{Batch, Inputs, Part};
+use crate::eval::EVAL_CHUNK;
+use crate::input::{Batch, Inputs, Net, Part};
 
 /// Draws the example indices of each minibatch.
 #[derive(Debug, Clone)]
@@ -74,11 +74,6 @@ const MAX_BATCHES_IN_FLIGHT: usize = 64;
 /// (an MNIST sparse batch is about 100 KB, so 64 of them take 6 MB).
 const QUEUE_BYTES: usize = 8 << 20;
 
-/// Rows an evaluation covers between two looks at the batch queue: a small
-/// slice of work, so a loader busy evaluating is back to filling batches long
-/// before the queue runs dry.
-const EVAL_SLICE: usize = 2048;
-
 /// Everything the loader thread needs to draw and gather batches.
 pub(crate) struct LoaderJob<'a> {
     pub inputs: Inputs,
@@ -107,7 +102,7 @@ enum Message<F> {
     /// Used batches, to refill.
     Spent(Vec<Batch<F>>),
     /// Evaluate this copy of the net, after iteration `iter`.
-    Evaluate(usize, Box<MultiLayerNet<F>>),
+    Evaluate(usize, Box<Net<F>>),
 }
 
 /// The training thread's end of a loader thread: full batches come in, used
@@ -130,7 +125,7 @@ pub(crate) struct Loader<F> {
 /// An evaluation in progress on the loader thread.
 struct Evaluation<F> {
     iter: usize,
-    net: Box<MultiLayerNet<F>>,
+    net: Box<Net<F>>,
     /// Correct so far on the training set, then on the test set.
     correct: [usize; 2],
     /// The next split (0: training, 1: test) and row to evaluate.
@@ -140,8 +135,9 @@ struct Evaluation<F> {
 }
 
 impl<F: Float> Evaluation<F> {
-    /// Evaluates the next slice of rows; returns the accuracies once every
-    /// row of both splits is done.
+    /// Evaluates the next chunk of rows (a small slice of work, so a loader
+    /// busy evaluating is back to filling batches long before the queue runs
+    /// dry); returns the accuracies once every row of both splits is done.
     fn step(&mut self, inputs: &Inputs, data: &TrainData<'_>) -> Result<Option<(f64, f64)>> {
         let t = Instant::now();
         let parts = [
@@ -149,8 +145,9 @@ impl<F: Float> Evaluation<F> {
             (Part::Test, data.test.len()),
         ];
         let (part, len) = parts[self.part];
-        let end = (self.row + EVAL_SLICE).min(len);
-        self.correct[self.part] += inputs.count_correct(&self.net, data, part, self.row..end)?;
+        let end = (self.row + EVAL_CHUNK).min(len);
+        self.correct[self.part] +=
+            inputs.count_correct(&mut self.net, data, part, self.row..end)?;
         self.row = end;
         if self.row == len {
             self.part += 1;
@@ -269,7 +266,7 @@ impl<F: Float> Loader<F> {
 
     /// Asks the thread to evaluate `net` (a copy of the net after iteration
     /// `iter`) between batches; the results come back in the order asked.
-    pub fn evaluate(&self, iter: usize, net: MultiLayerNet<F>) -> Result<()> {
+    pub(crate) fn evaluate(&self, iter: usize, net: Net<F>) -> Result<()> {
         self.to_thread
             .send(Message::Evaluate(iter, Box::new(net)))
             .map_err(|_| stopped())

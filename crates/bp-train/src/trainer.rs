@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bp_core::Float;
-use bp_layers::{MultiLayerNet, Param};
+use bp_layers::{InputLayer, MultiLayerNet, Param};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ use crate::config::{Sampling, TrainConfig};
 use crate::data::TrainData;
 use crate::error::{Result, TrainError};
 use crate::eval::default_eval_threads;
-use crate::input::{Batch, InputPath, Inputs};
+use crate::input::{Batch, InputPath, Inputs, Net};
 use crate::loader::{Evaluated, Loader, LoaderJob, Sampler};
 use crate::optim::{build_optimizer, Optimizer};
 use crate::vector::lane_sum;
@@ -46,9 +46,13 @@ pub struct GradNorms {
 
 impl GradNorms {
     /// The L2 norm of each gradient now held by `net` (summed in `f64`).
-    pub fn of<F: Float>(iter: usize, net: &MultiLayerNet<F>) -> Self {
-        let norms = net
-            .params()
+    pub fn of<F: Float, L1: InputLayer<F>>(iter: usize, net: &MultiLayerNet<F, L1>) -> Self {
+        Self::from_params(iter, &net.params())
+    }
+
+    /// The L2 norm of each of the gradients `params` (summed in `f64`).
+    fn from_params<F: Float>(iter: usize, params: &[Param<'_, F>]) -> Self {
+        let norms = params
             .iter()
             .map(|p| {
                 let sum: f64 = p.grad.iter().map(|g| g.to_f64_exact().powi(2)).sum();
@@ -213,7 +217,7 @@ pub fn train<F: Float>(
 pub struct Trainer<'a, F: Float> {
     config: TrainConfig,
     data: TrainData<'a>,
-    net: MultiLayerNet<F>,
+    net: Net<F>,
     optimizer: Box<dyn Optimizer<F>>,
     rng: ChaCha8Rng,
     sampler: Sampler,
@@ -261,15 +265,16 @@ impl<'a, F: Float> Trainer<'a, F> {
             F::of(config.weight_init_std),
             &mut rng,
         )?;
+        let inputs = Inputs::new(input_path, &data)?;
         Ok(Self {
             optimizer: build_optimizer(config.optimizer, config.lr),
             sampler: Sampler::new(config.sampling, data.train.len()),
             config: config.clone(),
             data,
-            net,
+            net: inputs.net(net),
             rng,
             indices: Vec::with_capacity(config.batch_size),
-            inputs: Inputs::new(input_path, &data)?,
+            inputs,
             batch: None,
             eval_threads: default_eval_threads(),
             prefetch: default_eval_threads() >= 2,
@@ -298,9 +303,9 @@ impl<'a, F: Float> Trainer<'a, F> {
         self.inputs.path()
     }
 
-    /// The net as it is now.
-    pub fn net(&self) -> &MultiLayerNet<F> {
-        &self.net
+    /// A copy of the net as it is now, with the dense first layer.
+    pub fn net(&self) -> MultiLayerNet<F> {
+        self.net.clone().into_dense()
     }
 
     /// The run's settings.
@@ -352,16 +357,26 @@ impl<'a, F: Float> Trainer<'a, F> {
         result
     }
 
-    /// Backprop on `batch` and the update: the step after drawing the batch.
+    /// The step after drawing the batch: the book's `gradient`, then the
+    /// optimizer's `update`, with the divergence checks around it.
     fn learn(&mut self, batch: &Batch<F>) -> Result<F> {
-        let loss = batch.backprop(&mut self.net)?;
-        self.update(loss)
-    }
-
-    /// The update after backprop left the gradients in the net, with the
-    /// divergence checks; returns `loss`.
-    fn update(&mut self, loss: F) -> Result<F> {
-        apply_update(&mut self.net, &mut *self.optimizer, self.iter, loss)?;
+        let iter = self.iter;
+        let grads = self.net.gradient(batch)?;
+        let loss = grads.loss;
+        if !loss.is_finite() {
+            return Err(TrainError::Diverged {
+                iter,
+                what: format!("loss is {}", nonfinite_name(loss)),
+            });
+        }
+        self.optimizer.update(grads.params);
+        // A non-finite gradient makes its weight non-finite, so one pass over the
+        // weights catches both; the gradients are looked at only to name the cause.
+        let params = self.net.params();
+        if let Err(weights) = check_finite(iter, &params, Check::Weights) {
+            check_finite(iter, &params, Check::Gradients)?;
+            return Err(weights);
+        }
         self.iter += 1;
         Ok(loss)
     }
@@ -378,15 +393,13 @@ impl<'a, F: Float> Trainer<'a, F> {
     /// ([`History::final_eval`]), and returns the net and its history.
     ///
     /// With prefetching on ([`with_prefetch`](Self::with_prefetch)), a loader
-    /// thread draws and gathers the minibatches ahead, the same ones `step` would.
-    /// With two or more evaluation threads, each scheduled evaluation runs on a
-    /// copy of the net beside the training loop: on the loader thread, between
-    /// batches, when there is one (so two threads share two cores, and the
-    /// training thread never competes with a third; when two copies already
-    /// wait there, the training thread evaluates the next one itself), else on
-    /// a thread of its own, one at a time. The numbers are the
-    /// same as evaluating in place. The observer hears of an evaluation when it
-    /// is done, in order.
+    /// thread draws and gathers the minibatches ahead, the same ones `step` would,
+    /// and runs each scheduled evaluation on a copy of the net between batches, so
+    /// two threads share two cores (when two copies already wait there, the
+    /// training thread evaluates the next one itself). Without it, evaluations run
+    /// in place on [`with_eval_threads`](Self::with_eval_threads) threads. The
+    /// numbers are the same either way. The observer hears of an evaluation when
+    /// it is done, in order.
     pub fn run(mut self, observer: &mut dyn Observer) -> Result<Trained<F>> {
         let start = Instant::now();
         let plan = self.plan();
@@ -400,7 +413,9 @@ impl<'a, F: Float> Trainer<'a, F> {
             history.final_eval = match history.evaluations.last() {
                 Some(e) if e.iter == last => Some(*e),
                 _ => {
-                    history.grad_norms.push(GradNorms::of(last, &self.net));
+                    history
+                        .grad_norms
+                        .push(GradNorms::from_params(last, &self.net.params()));
                     let t1 = Instant::now();
                     let (train_acc, test_acc) = self.evaluate()?;
                     eval_time += t1.elapsed();
@@ -420,15 +435,15 @@ impl<'a, F: Float> Trainer<'a, F> {
             total_s: start.elapsed().as_secs_f64(),
         };
         Ok(Trained {
-            net: self.net,
+            net: self.net.into_dense(),
             history,
         })
     }
 
-    /// The loop of [`run`](Self::run) with a loader thread, which also runs the
-    /// evaluations, or a thread per evaluation beside the loop, or everything on
-    /// this thread: trains to `plan.iters`, evaluating on schedule, and returns
-    /// the time spent training and evaluating.
+    /// The loop of [`run`](Self::run): trains to `plan.iters`, evaluating on
+    /// schedule, and returns the time spent training and evaluating. With a
+    /// loader thread, that thread gathers the batches ahead and evaluates
+    /// copies of the net between them; without one, everything runs here.
     fn run_threads(
         &mut self,
         plan: &Plan,
@@ -436,9 +451,7 @@ impl<'a, F: Float> Trainer<'a, F> {
         observer: &mut dyn Observer,
     ) -> Result<(Duration, Duration)> {
         let (mut train_time, mut eval_time) = (Duration::ZERO, Duration::ZERO);
-        let beside = self.eval_threads >= 2;
         std::thread::scope(|scope| -> Result<()> {
-            let mut pending: Option<Pending<'_>> = None;
             // Scheduled evaluations not yet recorded, in order.
             let mut order = InOrder::default();
             let mut loader = self.prefetch.then(|| {
@@ -470,46 +483,31 @@ impl<'a, F: Float> Trainer<'a, F> {
                 observer.on_iteration(iter, loss);
                 if plan.evaluates_after(iter) {
                     // Recorded here, in order, while the step's gradients are in the net.
-                    history.grad_norms.push(GradNorms::of(iter, &self.net));
+                    history
+                        .grad_norms
+                        .push(GradNorms::from_params(iter, &self.net.params()));
                     match &loader {
                         // The loader thread evaluates between batches. With
                         // `EVALS_IN_FLIGHT` copies of the net waiting there, it
                         // is behind: evaluate this one here instead of waiting
                         // idle (so copies cannot pile up either).
-                        Some(loader) if beside => {
-                            if order.on_loader() >= self.evals_in_flight {
-                                let t = Instant::now();
-                                let accs = self.inputs.evaluate(&self.net, &self.data, 1)?;
-                                order.done_here(Evaluated {
-                                    iter,
-                                    accs,
-                                    took: t.elapsed(),
-                                });
-                            } else {
-                                loader.evaluate(iter, self.net.clone())?;
-                                order.expect_loader();
-                            }
+                        Some(loader) if order.on_loader() < self.evals_in_flight => {
+                            loader.evaluate(iter, self.net.clone())?;
+                            order.expect_loader();
                         }
                         _ => {
-                            // One evaluation at a time, so they finish in order.
-                            if let Some(p) = pending.take() {
-                                eval_time += p.finish(plan.epoch_len, history, observer)?;
-                            }
-                            let job = EvalJob {
-                                net: self.net.clone(),
-                                inputs: self.inputs.clone(),
-                                data: self.data,
-                            };
-                            let threads = if beside { 1 } else { self.eval_threads };
-                            let p = Pending {
-                                iter,
-                                handle: scope.spawn(move || job.run(threads)),
-                            };
-                            if beside {
-                                pending = Some(p);
+                            let threads = if loader.is_some() {
+                                1
                             } else {
-                                eval_time += p.finish(plan.epoch_len, history, observer)?;
-                            }
+                                self.eval_threads
+                            };
+                            let t = Instant::now();
+                            let accs = self.inputs.evaluate(&self.net, &self.data, threads)?;
+                            order.done_here(Evaluated {
+                                iter,
+                                accs,
+                                took: t.elapsed(),
+                            });
                         }
                     }
                 }
@@ -521,19 +519,10 @@ impl<'a, F: Float> Trainer<'a, F> {
                 for done in order.ready() {
                     eval_time += record(done, plan.epoch_len, history, observer);
                 }
-                if let Some(p) = pending.take_if(|p| p.handle.is_finished()) {
-                    eval_time += p.finish(plan.epoch_len, history, observer)?;
-                }
-            }
-            if let Some(p) = pending.take() {
-                eval_time += p.finish(plan.epoch_len, history, observer)?;
             }
             if let Some(loader) = &loader {
                 while order.on_loader() > 0 {
                     order.loader_done(loader.evaluated()?);
-                    for done in order.ready() {
-                        eval_time += record(done, plan.epoch_len, history, observer);
-                    }
                 }
             }
             for done in order.ready() {
@@ -591,49 +580,6 @@ impl InOrder {
     }
 }
 
-/// An evaluation of a copy of the net, to run on another thread.
-struct EvalJob<'a, F> {
-    net: MultiLayerNet<F>,
-    inputs: Inputs,
-    data: TrainData<'a>,
-}
-
-impl<F: Float> EvalJob<'_, F> {
-    /// Train and test accuracy, and how long they took.
-    fn run(self, threads: usize) -> Result<((f64, f64), Duration)> {
-        let t = Instant::now();
-        let accs = self.inputs.evaluate(&self.net, &self.data, threads)?;
-        Ok((accs, t.elapsed()))
-    }
-}
-
-/// An evaluation in flight: the iteration it is of, and its thread.
-struct Pending<'scope> {
-    iter: usize,
-    handle: std::thread::ScopedJoinHandle<'scope, Result<((f64, f64), Duration)>>,
-}
-
-impl Pending<'_> {
-    /// Waits for the evaluation, records it and tells the observer; returns its time.
-    fn finish(
-        self,
-        epoch_len: usize,
-        history: &mut History,
-        observer: &mut dyn Observer,
-    ) -> Result<Duration> {
-        let (accs, took) = self
-            .handle
-            .join()
-            .map_err(|_| TrainError::thread("an evaluation thread panicked"))??;
-        let done = Evaluated {
-            iter: self.iter,
-            accs,
-            took,
-        };
-        Ok(record(done, epoch_len, history, observer))
-    }
-}
-
 /// Records a finished evaluation and tells the observer; returns its time.
 fn record(
     done: Evaluated,
@@ -650,31 +596,6 @@ fn record(
     history.evaluations.push(eval);
     observer.on_evaluation(&eval);
     done.took
-}
-
-/// Iteration `iter`'s update of `net` by `optimizer` after backprop, with the
-/// divergence checks: a non-finite loss stops before the update, a non-finite
-/// gradient or weight after it.
-fn apply_update<F: Float>(
-    net: &mut MultiLayerNet<F>,
-    optimizer: &mut dyn Optimizer<F>,
-    iter: usize,
-    loss: F,
-) -> Result<()> {
-    if !loss.is_finite() {
-        return Err(TrainError::Diverged {
-            iter,
-            what: format!("loss is {}", nonfinite_name(loss)),
-        });
-    }
-    optimizer.update(net.params_mut());
-    // A non-finite gradient makes its weight non-finite, so one pass over the
-    // weights catches both; the gradients are looked at only to name the cause.
-    if let Err(weights) = check_finite(iter, &net.params(), Check::Weights) {
-        check_finite(iter, &net.params(), Check::Gradients)?;
-        return Err(weights);
-    }
-    Ok(())
 }
 
 #[derive(Clone, Copy)]

@@ -371,10 +371,11 @@ fn gradient_norms_are_those_of_the_step_before_each_evaluation() {
         while t.iteration() <= expected.iter {
             t.step().unwrap();
         }
-        let now = GradNorms::of(expected.iter, t.net());
+        let net = t.net();
+        let now = GradNorms::of(expected.iter, &net);
         assert_eq!(&now, expected);
         // The norm is the plain L2 norm of the gradient.
-        let db2 = &t.net().affines()[1].db;
+        let db2 = &net.affines()[1].db;
         let l2 = db2
             .iter()
             .map(|&g| f64::from(g).powi(2))
