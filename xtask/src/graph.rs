@@ -9,9 +9,7 @@ use bp_core::{Float, Targets};
 use bp_layers::trace::{self, NodeKind, Trace};
 use bp_layers::TwoLayerNet;
 use bp_plot::graph::{plot_graph, Diagram, Edge, Node, NodeStyle};
-use bp_train::{
-    load_checkpoint, read_checkpoint_info, BatchBuffer, Precision, TrainData, DEFAULT_SEED,
-};
+use bp_train::{with_checkpoint, BatchBuffer, Checkpoint, CheckpointTask, TrainData, DEFAULT_SEED};
 use rand::SeedableRng;
 
 use crate::fetch::{load_data, workspace_root, DataArgs};
@@ -150,10 +148,14 @@ pub fn run(args: &GraphArgs) -> anyhow::Result<()> {
             match &a.model {
                 Some(model) => {
                     // Read the model first: a bad path fails before any data is fetched.
-                    match read_checkpoint_info(model)?.precision {
-                        Precision::F32 => trained_net::<f32>(a, model, &dir),
-                        Precision::F64 => trained_net::<f64>(a, model, &dir),
-                    }
+                    with_checkpoint(
+                        model,
+                        TracedModel {
+                            args: a,
+                            model,
+                            dir: &dir,
+                        },
+                    )?
                 }
                 None => {
                     let mnist = load_data(&a.data)?;
@@ -174,13 +176,23 @@ pub fn run(args: &GraphArgs) -> anyhow::Result<()> {
     }
 }
 
-fn trained_net<F: Float>(args: &NetArgs, model: &Path, dir: &Path) -> anyhow::Result<()> {
-    let mut checkpoint = load_checkpoint::<F>(model)?;
-    let mnist = load_data(&args.data)?;
-    let data = TrainData::from_mnist(&mnist)?;
-    let what = format!("trained model {}", model.display());
-    draw_net(&mut checkpoint.net, &data, &what, dir)
-        .with_context(|| format!("cannot trace {}", model.display()))
+/// `graph net --model`, in the checkpoint's float type.
+struct TracedModel<'a> {
+    args: &'a NetArgs,
+    model: &'a Path,
+    dir: &'a Path,
+}
+
+impl CheckpointTask for TracedModel<'_> {
+    type Output = anyhow::Result<()>;
+
+    fn run<F: Float>(self, mut checkpoint: Checkpoint<F>) -> Self::Output {
+        let mnist = load_data(&self.args.data)?;
+        let data = TrainData::from_mnist(&mnist)?;
+        let what = format!("trained model {}", self.model.display());
+        draw_net(&mut checkpoint.net, &data, &what, self.dir)
+            .with_context(|| format!("cannot trace {}", self.model.display()))
+    }
 }
 
 fn draw_net<F: Float>(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use bp_core::Float;
 use bp_data::digit::{load_digit, DIGIT_PIXELS};
-use bp_train::{load_checkpoint, read_checkpoint_info, BatchBuffer, Precision, SplitView};
+use bp_train::{with_checkpoint, BatchBuffer, Checkpoint, CheckpointTask, SplitView};
 use ndarray::{Array2, ArrayView2};
 
 /// Options of `predict`.
@@ -30,15 +30,21 @@ pub struct PredictArgs {
 /// cannot be read is reported on stderr and makes the command fail at the end,
 /// after the others are answered.
 pub fn run(args: &PredictArgs) -> anyhow::Result<()> {
-    let info = read_checkpoint_info(&args.model)?;
-    match info.precision {
-        Precision::F32 => run_typed::<f32>(args),
-        Precision::F64 => run_typed::<f64>(args),
+    with_checkpoint(&args.model, Predict(args))?
+}
+
+/// `predict` in the checkpoint's float type.
+struct Predict<'a>(&'a PredictArgs);
+
+impl CheckpointTask for Predict<'_> {
+    type Output = anyhow::Result<()>;
+
+    fn run<F: Float>(self, checkpoint: Checkpoint<F>) -> Self::Output {
+        run_typed(self.0, checkpoint)
     }
 }
 
-fn run_typed<F: Float>(args: &PredictArgs) -> anyhow::Result<()> {
-    let mut checkpoint = load_checkpoint::<F>(&args.model)?;
+fn run_typed<F: Float>(args: &PredictArgs, mut checkpoint: Checkpoint<F>) -> anyhow::Result<()> {
     let net = &mut checkpoint.net;
     if net.input_size() != DIGIT_PIXELS {
         bail!(

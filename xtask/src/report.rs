@@ -8,8 +8,8 @@ use anyhow::{bail, Context};
 use bp_core::Float;
 use bp_data::{Dataset, MnistData};
 use bp_train::{
-    confusion_matrix, default_eval_threads, load_checkpoint, predictions, read_checkpoint_info,
-    Activation, Checkpoint, Evaluation, GradNorms, History, Precision, Timings, TrainConfig,
+    confusion_matrix, default_eval_threads, predictions, read_checkpoint_info, with_checkpoint,
+    Activation, Checkpoint, CheckpointTask, Evaluation, GradNorms, History, Timings, TrainConfig,
     TrainData,
 };
 use serde::Deserialize;
@@ -116,10 +116,13 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
 pub fn write(dir: &Path, mnist: &MnistData) -> anyhow::Result<PathBuf> {
     let metrics = Metrics::read(dir)?;
     let model = dir.join("model.safetensors");
-    let report = match read_checkpoint_info(&model)?.precision {
-        Precision::F32 => build(&metrics, &load_checkpoint::<f32>(&model)?, mnist)?,
-        Precision::F64 => build(&metrics, &load_checkpoint::<f64>(&model)?, mnist)?,
-    };
+    let report = with_checkpoint(
+        &model,
+        Build {
+            metrics: &metrics,
+            mnist,
+        },
+    )??;
     let path = dir.join(REPORT_FILE);
     bp_report::write_report(&path, &report)
         .with_context(|| format!("cannot write the report {}", path.display()))?;
@@ -132,6 +135,20 @@ fn number(v: f64) -> String {
         format!("{v}")
     } else {
         format!("{v:e}")
+    }
+}
+
+/// The report's contents, built in the checkpoint's float type.
+struct Build<'a> {
+    metrics: &'a Metrics,
+    mnist: &'a MnistData,
+}
+
+impl CheckpointTask for Build<'_> {
+    type Output = anyhow::Result<bp_report::RunReport>;
+
+    fn run<F: Float>(self, checkpoint: Checkpoint<F>) -> Self::Output {
+        build(self.metrics, &checkpoint, self.mnist)
     }
 }
 

@@ -2,16 +2,16 @@
 //! bp-layers, bp-plot and the report (`crate::report`), print what happened.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use bp_core::{Float, Targets};
 use bp_layers::{gradient_check, TwoLayerNet};
 use bp_train::{
-    confusion_matrix, default_eval_threads, load_checkpoint, read_checkpoint_info, save_checkpoint,
-    BatchBuffer, Evaluation, History, InputPath, Observer, OptimizerKind, Plan, Precision,
-    TrainConfig, TrainData, Trainer, DEFAULT_SEED,
+    confusion_matrix, default_eval_threads, with_checkpoint, BatchBuffer, Checkpoint,
+    CheckpointTask, Evaluation, Observer, OptimizerKind, Plan, Precision, RunConfig, TrainConfig,
+    TrainData, DEFAULT_SEED,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
@@ -122,8 +122,8 @@ pub struct EvalArgs {
 const GRADCHECK_TOLERANCE: f64 = 1e-7;
 
 impl TrainArgs {
-    /// The run's config and precision, validated (before any data is loaded).
-    fn config(&self) -> anyhow::Result<(TrainConfig, Precision, InputPath)> {
+    /// The run's configuration, validated (before any data is loaded).
+    fn config(&self) -> anyhow::Result<RunConfig> {
         let optimizer = OptimizerKind::from(self.optimizer);
         let config = TrainConfig {
             iters: self.iters,
@@ -138,7 +138,9 @@ impl TrainArgs {
             eval_every: self.eval_every,
         };
         config.validate()?;
-        Ok((config, self.precision.into(), self.input_path.into()))
+        Ok(RunConfig::new(config)
+            .with_precision(self.precision.into())
+            .with_input_path(self.input_path.into()))
     }
 
     fn out_dir(&self) -> PathBuf {
@@ -204,22 +206,6 @@ impl Observer for Progress {
     }
 }
 
-/// Trains in float type `F` and saves the checkpoint; returns the history.
-fn train_typed<F: Float>(
-    config: &TrainConfig,
-    data: TrainData<'_>,
-    input_path: InputPath,
-    progress: &mut Progress,
-    model_path: &Path,
-) -> anyhow::Result<(History, InputPath)> {
-    let trainer = Trainer::<F>::with_input_path(config, data, input_path)?;
-    let used = trainer.input_path();
-    let trained = trainer.run(progress)?;
-    progress.bar.finish_and_clear();
-    save_checkpoint(model_path, &trained.net, config)?;
-    Ok((trained.history, used))
-}
-
 /// Peak resident memory of this process so far (Linux's `VmHWM`), if known.
 fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -237,20 +223,11 @@ fn number(v: f64) -> String {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot rename {} to {}", tmp.display(), path.display())
-    })
-}
-
 /// Runs `train`.
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let start = Instant::now();
-    let (config, precision, input_path) = args.config()?;
+    let run_config = args.config()?;
+    let (config, precision) = (&run_config.train, run_config.precision);
     let out = args.out_dir();
     std::fs::create_dir_all(&out)
         .with_context(|| format!("cannot create the output directory {}", out.display()))?;
@@ -277,12 +254,11 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
 
     let model_path = out.join("model.safetensors");
     let mut progress = Progress::new(args.quiet);
-    let result = match precision {
-        Precision::F32 => train_typed::<f32>(&config, data, input_path, &mut progress, &model_path),
-        Precision::F64 => train_typed::<f64>(&config, data, input_path, &mut progress, &model_path),
-    };
+    let result = bp_train::run(&run_config, data, &mut progress);
     progress.bar.finish_and_clear();
-    let (mut history, input_path) = result?;
+    let outcome = result?;
+    outcome.net.save_checkpoint(&model_path, config)?;
+    let (mut history, input_path) = (outcome.history, outcome.input_path);
     history.set_load_time(load_time);
     let Some(last) = history.final_eval else {
         bail!("the run made no evaluation");
@@ -296,7 +272,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         "dataset": dataset.name(),
         "precision": precision.name(),
         "seed": config.seed,
-        "config": &config,
+        "config": config,
         "eval_every": config.eval_every(data.train.len()),
         "evaluations": &history.evaluations,
         "final": &history.final_eval,
@@ -313,7 +289,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     });
     let metrics_path = out.join("metrics.json");
     let text = serde_json::to_string_pretty(&metrics)?;
-    write_atomic(&metrics_path, text.as_bytes())?;
+    bp_plot::write_atomic(&metrics_path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", metrics_path.display()))?;
 
     let (train_acc, test_acc) = (history.train_acc(), history.test_acc());
     let mut written = vec![metrics_path];
@@ -388,17 +365,22 @@ pub fn gradcheck(args: &GradcheckArgs) -> anyhow::Result<()> {
 
 /// Runs `eval`: test accuracy and confusion matrix of a saved model.
 pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
-    let model = &args.model;
-    // Read the model first: a bad path fails before any data is fetched.
-    let info = read_checkpoint_info(model)?;
-    match info.precision {
-        Precision::F32 => eval_typed::<f32>(args),
-        Precision::F64 => eval_typed::<f64>(args),
+    // The model is read first: a bad path fails before any data is fetched.
+    with_checkpoint(&args.model, Eval(args))?
+}
+
+/// `eval` in the checkpoint's float type.
+struct Eval<'a>(&'a EvalArgs);
+
+impl CheckpointTask for Eval<'_> {
+    type Output = anyhow::Result<()>;
+
+    fn run<F: Float>(self, checkpoint: Checkpoint<F>) -> Self::Output {
+        eval_typed(self.0, checkpoint)
     }
 }
 
-fn eval_typed<F: Float>(args: &EvalArgs) -> anyhow::Result<()> {
-    let checkpoint = load_checkpoint::<F>(&args.model)?;
+fn eval_typed<F: Float>(args: &EvalArgs, checkpoint: Checkpoint<F>) -> anyhow::Result<()> {
     let mnist = load_data(&args.data)?;
     let data = TrainData::from_mnist(&mnist)?;
     let cm = confusion_matrix(

@@ -330,6 +330,24 @@ pub fn read_checkpoint_info(path: &Path) -> Result<CheckpointInfo> {
     parse_header(path, &bytes).map(|(info, _, _)| info)
 }
 
+/// Code generic over the float type, run by [`with_checkpoint`] on a checkpoint
+/// whose float type is known only once the file is read.
+pub trait CheckpointTask {
+    /// What the task returns.
+    type Output;
+    /// Runs the task on the loaded checkpoint.
+    fn run<F: Float>(self, checkpoint: Checkpoint<F>) -> Self::Output;
+}
+
+/// Loads the checkpoint at `path` in the float type it was saved in and runs
+/// `task` on it: the one place that turns a file's dtype into a Rust type.
+pub fn with_checkpoint<T: CheckpointTask>(path: &Path, task: T) -> Result<T::Output> {
+    Ok(match read_checkpoint_info(path)?.precision {
+        Precision::F32 => task.run(load_checkpoint::<f32>(path)?),
+        Precision::F64 => task.run(load_checkpoint::<f64>(path)?),
+    })
+}
+
 /// Loads a checkpoint written by [`save_checkpoint`] as a net of float type `F`.
 ///
 /// Every tensor `W1 b1 ...` the metadata's sizes call for must be present, with

@@ -17,13 +17,17 @@
 //!   the net's first layer is `bp_layers::sparse::SparseAffine`, the same
 //!   layer computed from the non-zero pixels only.
 //!   `examples/train_neuralnet.rs` is the seed's script on this public API.
+//! * [`RunConfig`] / [`run`]: one value for a whole run (recipe, evaluation
+//!   schedule, precision, input path) and the run it describes, returning a
+//!   [`TrainedNet`] in the chosen float type, so callers never match on it.
 //! * [`Observer`]: progress (start, each iteration's loss, each evaluation). This
 //!   crate prints nothing.
 //! * [`History`]: the loss of every iteration, every [`Evaluation`], the
 //!   gradient norms at each evaluation ([`GradNorms`]) and [`Timings`];
 //!   serde-serialisable.
 //! * [`save_checkpoint`] / [`load_checkpoint`]: safetensors files with tensors
-//!   `W1 b1 W2 b2 ...` and the config as metadata, written atomically, checked on load.
+//!   `W1 b1 W2 b2 ...` and the config as metadata, written atomically, checked on load;
+//!   [`with_checkpoint`] runs a [`CheckpointTask`] in the float type the file holds.
 //! * [`confusion_matrix`] / [`accuracy`] / [`predictions`]: evaluation of any
 //!   net on a split.
 //!
@@ -76,12 +80,13 @@ mod eval;
 mod input;
 mod loader;
 mod optim;
+mod run;
 mod trainer;
 mod vector;
 
 pub use checkpoint::{
-    load_checkpoint, read_checkpoint_info, save_checkpoint, tensor_names, Checkpoint,
-    CheckpointInfo, CHECKPOINT_FORMAT,
+    load_checkpoint, read_checkpoint_info, save_checkpoint, tensor_names, with_checkpoint,
+    Checkpoint, CheckpointInfo, CheckpointTask, CHECKPOINT_FORMAT,
 };
 pub use config::{OptimizerKind, Precision, Sampling, TrainConfig, DEFAULT_SEED};
 pub use data::{BatchBuffer, SplitView, TrainData};
@@ -91,6 +96,7 @@ pub use eval::{
 };
 pub use input::{density, InputPath, SPARSE_MAX_DENSITY};
 pub use optim::{build_optimizer, Adam, Momentum, Optimizer, Sgd};
+pub use run::{run, RunConfig, RunOutcome, TrainedNet};
 pub use trainer::{
     train, Evaluation, GradNorms, History, Observer, Plan, Timings, Trained, Trainer,
 };

@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use bp_train::{
-    confusion_matrix, load_checkpoint, read_checkpoint_info, save_checkpoint, train, Activation,
-    Precision, TrainConfig, TrainError, CHECKPOINT_FORMAT,
+    confusion_matrix, load_checkpoint, read_checkpoint_info, save_checkpoint, train,
+    with_checkpoint, Activation, Checkpoint, CheckpointTask, Precision, TrainConfig, TrainError,
+    CHECKPOINT_FORMAT,
 };
 use common::{data, train_test, CLASSES, WIDTH};
 use safetensors::tensor::{Dtype, TensorView};
@@ -105,6 +106,40 @@ fn round_trip_keeps_every_weight_and_the_accuracy() {
             "{names:?}"
         );
     }
+}
+
+/// Reports the float type a checkpoint was loaded in and its first weight.
+struct Probe;
+
+impl CheckpointTask for Probe {
+    type Output = (Precision, f64);
+
+    fn run<F: bp_core::Float>(self, checkpoint: Checkpoint<F>) -> Self::Output {
+        let first = checkpoint.net.params()[0].value[[0, 0]];
+        (Precision::of::<F>(), first.to_f64().unwrap())
+    }
+}
+
+#[test]
+fn with_checkpoint_loads_in_the_files_precision() {
+    let (tr, te) = train_test(200);
+    let d = data(&tr, &te);
+    let config = TrainConfig {
+        iters: 5,
+        ..config()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let f32_net = train::<f32>(&config, &d, &mut ()).unwrap().net;
+    let f64_net = train::<f64>(&config, &d, &mut ()).unwrap().net;
+    save_checkpoint(&a, &f32_net, &config).unwrap();
+    save_checkpoint(&b, &f64_net, &config).unwrap();
+    let w32 = f64::from(f32_net.params()[0].value[[0, 0]]);
+    let w64 = f64_net.params()[0].value[[0, 0]];
+    assert_eq!(with_checkpoint(&a, Probe).unwrap(), (Precision::F32, w32));
+    assert_eq!(with_checkpoint(&b, Probe).unwrap(), (Precision::F64, w64));
+    let missing = with_checkpoint(&dir.path().join("none"), Probe).unwrap_err();
+    assert!(matches!(missing, TrainError::Io { .. }), "{missing}");
 }
 
 #[test]

@@ -491,3 +491,48 @@ fn the_sparse_and_dense_paths_train_the_same_net() {
     let auto = Trainer::<f32>::new(&config, data(&tr, &te)).unwrap();
     assert_eq!(auto.input_path(), InputPath::Dense);
 }
+
+#[test]
+fn run_config_runs_the_trainer_in_the_precision_it_names() {
+    use bp_train::{run, InputPath, Precision, RunConfig, TrainedNet};
+    let (tr, te) = train_test(600);
+    let d = data(&tr, &te);
+    let config = TrainConfig {
+        iters: 130,
+        ..small_config()
+    };
+    let f32_run = train::<f32>(&config, &d, &mut ()).unwrap();
+    let f64_run = train::<f64>(&config, &d, &mut ()).unwrap();
+    for (precision, want) in [
+        (
+            Precision::F32,
+            (&f32_run.history.loss, &f32_run.history.evaluations),
+        ),
+        (
+            Precision::F64,
+            (&f64_run.history.loss, &f64_run.history.evaluations),
+        ),
+    ] {
+        let run_config = RunConfig::new(config.clone())
+            .with_precision(precision)
+            .with_input_path(InputPath::Dense);
+        let out = run(&run_config, d, &mut ()).unwrap();
+        assert_eq!(out.net.precision(), precision);
+        assert_eq!(out.input_path, InputPath::Dense);
+        assert_eq!((&out.history.loss, &out.history.evaluations), want);
+        match (&out.net, precision) {
+            (TrainedNet::F32(net), Precision::F32) => {
+                assert_eq!(net.params()[0].value, f32_run.net.params()[0].value)
+            }
+            (TrainedNet::F64(net), Precision::F64) => {
+                assert_eq!(net.params()[0].value, f64_run.net.params()[0].value)
+            }
+            _ => panic!("{precision} run returned a {} net", out.net.precision()),
+        }
+    }
+    // The schedule set on the run config is the one the run follows.
+    let every = RunConfig::new(config).with_eval_every(Some(13));
+    let out = run(&every, d, &mut ()).unwrap();
+    let iters: Vec<usize> = out.history.evaluations.iter().map(|e| e.iter).collect();
+    assert_eq!(iters, (0..130).step_by(13).collect::<Vec<_>>());
+}
