@@ -7,8 +7,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    chart_builder, drawing, figure_scale, font, integer_tick, render, style_axes, write_atomic,
-    x_range, DynArea,
+    chart_builder, draw_legend, drawing, figure_scale, integer_tick, render, style_axes,
+    write_atomic, x_range, DynArea,
 };
 use super::{Format, PlotError, PlotOptions};
 
@@ -232,16 +232,7 @@ where
             )
             .map_err(drawing)?;
     }
-    chart
-        .configure_series_labels()
-        .position(legend_position(series, y0, y1))
-        .margin((12.0 * scale) as i32)
-        .legend_area_size((40.0 * scale).max(36.0) as i32)
-        .label_font(font((18.0 * scale).max(13.0)))
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(204, 204, 204))
-        .draw()
-        .map_err(drawing)?;
+    draw_legend(&mut chart, legend_position(series, y0, y1), scale)?;
     root.present().map_err(drawing)?;
     Ok(())
 }

@@ -455,6 +455,29 @@ fn x_range(last: f64) -> (f64, f64) {
     }
 }
 
+/// The legend every figure draws: a translucent box at `position`.
+fn draw_legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    scale: f64,
+) -> Result<(), PlotError>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .margin((12.0 * scale) as i32)
+        .legend_area_size((40.0 * scale).max(36.0) as i32)
+        .label_font(font((18.0 * scale).max(13.0)))
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(204, 204, 204))
+        .draw()
+        .map_err(drawing)
+}
+
 fn font(size: f64) -> TextStyle<'static> {
     (FONT_FAMILY, size).into_font().color(&BLACK)
 }
@@ -590,16 +613,7 @@ where
         }))
         .map_err(drawing)?;
 
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .margin((12.0 * scale) as i32)
-        .legend_area_size((40.0 * scale).max(36.0) as i32)
-        .label_font(font((18.0 * scale).max(13.0)))
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(204, 204, 204))
-        .draw()
-        .map_err(drawing)?;
+    draw_legend(&mut chart, SeriesLabelPosition::LowerRight, scale)?;
     root.present().map_err(drawing)?;
     Ok(())
 }
@@ -680,16 +694,7 @@ where
             .label(format!("moving average ({window})"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], style));
     }
-    chart
-        .configure_series_labels()
-        .position(loss_legend_position(loss, y0, y1))
-        .margin((12.0 * scale) as i32)
-        .legend_area_size((40.0 * scale).max(36.0) as i32)
-        .label_font(font((18.0 * scale).max(13.0)))
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(204, 204, 204))
-        .draw()
-        .map_err(drawing)?;
+    draw_legend(&mut chart, loss_legend_position(loss, y0, y1), scale)?;
     root.present().map_err(drawing)?;
     Ok(())
 }
