@@ -12,7 +12,7 @@ use crate::data::{BatchBuffer, SplitView};
 use crate::error::{Result, TrainError};
 
 /// Rows converted and predicted at a time during evaluation.
-pub const EVAL_CHUNK: usize = 1000;
+pub const EVAL_CHUNK: usize = 500;
 
 /// Counts of (actual class, predicted class) pairs.
 #[derive(Debug, Clone, PartialEq, Eq)]
