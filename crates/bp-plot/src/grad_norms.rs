@@ -7,8 +7,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    chart_builder, draw_legend, drawing, figure_scale, integer_tick, render, style_axes,
-    write_atomic, x_range, DynArea,
+    chart_builder, draw_axes, draw_legend, drawing, figure_scale, render, write_atomic, x_range,
+    Axes, DynArea,
 };
 use super::{Format, PlotError, PlotOptions};
 
@@ -162,7 +162,6 @@ where
     DB: DrawingBackend,
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE).map_err(drawing)?;
     let first = iters.iter().copied().min().unwrap_or(0) as f64;
     let last = iters.iter().copied().max().unwrap_or(0) as f64;
     let (x0, x1) = if last > first {
@@ -179,24 +178,14 @@ where
     let mut chart = chart_builder(root, scale, options)
         .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
         .map_err(drawing)?;
-    let y_fmt = |y: &f64| log_tick(*y);
-    let mut mesh = chart.configure_mesh();
-    mesh.disable_mesh()
-        .x_labels(8)
-        .y_labels(10)
-        .x_label_formatter(&integer_tick)
-        .y_label_formatter(&y_fmt)
-        .x_desc("iterations")
-        .y_desc("gradient L2 norm");
-    style_axes(&mut mesh, scale);
-    mesh.draw().map_err(drawing)?;
-    // The full box, as matplotlib draws (a Rectangle loses its far sides on a log axis).
-    chart
-        .draw_series(std::iter::once(PathElement::new(
-            vec![(x0, y0), (x0, y1), (x1, y1), (x1, y0), (x0, y0)],
-            BLACK.stroke_width(1),
-        )))
-        .map_err(drawing)?;
+    let axes = Axes {
+        x_labels: 8,
+        y_labels: 10,
+        y_format: &|y| log_tick(*y),
+        x_desc: "iterations",
+        y_desc: "gradient L2 norm",
+    };
+    draw_axes(&mut chart, &axes, scale)?;
 
     let line = (2.0 * scale).round().max(1.0) as u32;
     let marker = (4.0 * scale).round().max(2.0) as i32;
@@ -232,9 +221,7 @@ where
             )
             .map_err(drawing)?;
     }
-    draw_legend(&mut chart, legend_position(series, y0, y1), scale)?;
-    root.present().map_err(drawing)?;
-    Ok(())
+    draw_legend(&mut chart, legend_position(series, y0, y1), scale)
 }
 
 #[cfg(test)]

@@ -938,7 +938,6 @@ where
     DB: DrawingBackend,
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE).map_err(drawing)?;
     let rank = |p: &Prim| match p {
         Prim::Line(_) | Prim::Arrow { .. } => 0,
         Prim::Circle { .. } | Prim::Box(_) => 1,
@@ -1008,7 +1007,6 @@ where
             }
         }
     }
-    root.present().map_err(drawing)?;
     Ok(())
 }
 

@@ -43,7 +43,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use plotters::chart::MeshStyle;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -348,7 +349,7 @@ fn ensure_font() -> Result<(), PlotError> {
     }
 }
 
-/// Sets up a backend of the right kind, lets `draw` paint on it and returns the encoded image.
+/// Sets up a white backend of the right kind, lets `draw` paint on it and returns the encoded image.
 fn render<F>(format: Format, options: &PlotOptions, draw: F) -> Result<Vec<u8>, PlotError>
 where
     F: FnOnce(DynArea<'_>) -> Result<(), PlotError>,
@@ -378,7 +379,9 @@ where
             {
                 let root =
                     BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
-                draw(DynArea::Bitmap(root))?;
+                root.fill(&WHITE).map_err(drawing)?;
+                draw(DynArea::Bitmap(root.clone()))?;
+                root.present().map_err(drawing)?;
             }
             encode_png(&buf, width, height, compression)
         }
@@ -386,7 +389,9 @@ where
             let mut text = String::new();
             {
                 let root = SVGBackend::with_string(&mut text, (width, height)).into_drawing_area();
-                draw(DynArea::Svg(root))?;
+                root.fill(&WHITE).map_err(drawing)?;
+                draw(DynArea::Svg(root.clone()))?;
+                root.present().map_err(drawing)?;
             }
             Ok(text.into_bytes())
         }
@@ -425,15 +430,15 @@ fn draw_accuracy(
     options: &PlotOptions,
 ) -> Result<(), PlotError> {
     match area {
-        DynArea::Bitmap(root) => accuracy_figure(&root, train, test, options),
-        DynArea::Svg(root) => accuracy_figure(&root, train, test, options),
+        DynArea::Bitmap(root) => accuracy_figure(&root, options, train, test),
+        DynArea::Svg(root) => accuracy_figure(&root, options, train, test),
     }
 }
 
 fn draw_loss(area: DynArea<'_>, loss: &[f64], options: &PlotOptions) -> Result<(), PlotError> {
     match area {
-        DynArea::Bitmap(root) => loss_figure(&root, loss, options),
-        DynArea::Svg(root) => loss_figure(&root, loss, options),
+        DynArea::Bitmap(root) => loss_figure(&root, options, loss),
+        DynArea::Svg(root) => loss_figure(&root, options, loss),
     }
 }
 
@@ -504,29 +509,60 @@ fn chart_builder<'a, 'b, DB: DrawingBackend>(
     builder
 }
 
-/// The figures' axis style: tick labels, axis names and black axes.
-fn style_axes<X, Y, DB>(mesh: &mut MeshStyle<'_, '_, X, Y, DB>, scale: f64)
+/// What sets one figure's axes apart: tick counts, the y tick format and the axis names.
+struct Axes<'a> {
+    x_labels: usize,
+    y_labels: usize,
+    y_format: &'a dyn Fn(&f64) -> String,
+    x_desc: &'a str,
+    y_desc: &'a str,
+}
+
+/// The figures' axes: integer x ticks, black axes and the full box matplotlib draws.
+fn draw_axes<DB, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, Y>>,
+    axes: &Axes<'_>,
+    scale: f64,
+) -> Result<(), PlotError>
 where
-    X: Ranged<ValueType: std::fmt::Debug>,
-    Y: Ranged<ValueType: std::fmt::Debug>,
     DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
-    mesh.label_style(font((18.0 * scale).max(13.0)))
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_mesh()
+        .x_labels(axes.x_labels)
+        .y_labels(axes.y_labels)
+        .x_label_formatter(&integer_tick)
+        .y_label_formatter(axes.y_format)
+        .x_desc(axes.x_desc)
+        .y_desc(axes.y_desc)
+        .label_style(font((18.0 * scale).max(13.0)))
         .axis_desc_style(font((21.0 * scale).max(15.0)))
         .axis_style(BLACK.stroke_width(1));
+    mesh.draw().map_err(drawing)?;
+    // A closed path rather than a Rectangle: a Rectangle loses its far sides on a log axis.
+    let (x0, x1) = (chart.x_range().start, chart.x_range().end);
+    let (y0, y1) = (chart.y_range().start, chart.y_range().end);
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(x0, y0), (x0, y1), (x1, y1), (x1, y0), (x0, y0)],
+            BLACK.stroke_width(1),
+        )))
+        .map_err(drawing)?;
+    Ok(())
 }
 
 fn accuracy_figure<DB>(
     root: &DrawingArea<DB, Shift>,
+    options: &PlotOptions,
     train: &[f64],
     test: &[f64],
-    options: &PlotOptions,
 ) -> Result<(), PlotError>
 where
     DB: DrawingBackend,
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE).map_err(drawing)?;
     let n = train.len();
     let (x0, x1) = x_range((n - 1) as f64);
     let scale = figure_scale(options);
@@ -534,25 +570,14 @@ where
         .build_cartesian_2d(x0..x1, 0.0..1.0)
         .map_err(drawing)?;
 
-    let x_fmt = integer_tick;
-    let y_fmt = |y: &f64| format!("{y:.1}");
-    let mut mesh = chart.configure_mesh();
-    mesh.disable_mesh()
-        .x_labels(n.clamp(2, 10))
-        .y_labels(6)
-        .x_label_formatter(&x_fmt)
-        .y_label_formatter(&y_fmt)
-        .x_desc(options.x_label.as_str())
-        .y_desc("accuracy");
-    style_axes(&mut mesh, scale);
-    mesh.draw().map_err(drawing)?;
-    // matplotlib draws a full box around the axes.
-    chart
-        .draw_series(std::iter::once(Rectangle::new(
-            [(x0, 0.0), (x1, 1.0)],
-            BLACK.stroke_width(1),
-        )))
-        .map_err(drawing)?;
+    let axes = Axes {
+        x_labels: n.clamp(2, 10),
+        y_labels: 6,
+        y_format: &|y| format!("{y:.1}"),
+        x_desc: &options.x_label,
+        y_desc: "accuracy",
+    };
+    draw_axes(&mut chart, &axes, scale)?;
 
     let line = (2.0 * scale).round().max(1.0) as u32;
     let marker = (5.0 * scale).round().max(2.0) as i32;
@@ -613,21 +638,18 @@ where
         }))
         .map_err(drawing)?;
 
-    draw_legend(&mut chart, SeriesLabelPosition::LowerRight, scale)?;
-    root.present().map_err(drawing)?;
-    Ok(())
+    draw_legend(&mut chart, SeriesLabelPosition::LowerRight, scale)
 }
 
 fn loss_figure<DB>(
     root: &DrawingArea<DB, Shift>,
-    loss: &[f64],
     options: &PlotOptions,
+    loss: &[f64],
 ) -> Result<(), PlotError>
 where
     DB: DrawingBackend,
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE).map_err(drawing)?;
     let n = loss.len();
     let (x0, x1) = x_range((n - 1) as f64);
     let lo = loss.iter().copied().fold(f64::INFINITY, f64::min);
@@ -637,24 +659,14 @@ where
     let mut chart = chart_builder(root, scale, options)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(drawing)?;
-    let x_fmt = integer_tick;
-    let y_fmt = |y: &f64| format_loss_tick(*y);
-    let mut mesh = chart.configure_mesh();
-    mesh.disable_mesh()
-        .x_labels(n.clamp(2, 10))
-        .y_labels(8)
-        .x_label_formatter(&x_fmt)
-        .y_label_formatter(&y_fmt)
-        .x_desc("iterations")
-        .y_desc("loss");
-    style_axes(&mut mesh, scale);
-    mesh.draw().map_err(drawing)?;
-    chart
-        .draw_series(std::iter::once(Rectangle::new(
-            [(x0, y0), (x1, y1)],
-            BLACK.stroke_width(1),
-        )))
-        .map_err(drawing)?;
+    let axes = Axes {
+        x_labels: n.clamp(2, 10),
+        y_labels: 8,
+        y_format: &|y| format_loss_tick(*y),
+        x_desc: "iterations",
+        y_desc: "loss",
+    };
+    draw_axes(&mut chart, &axes, scale)?;
 
     let line = (2.0 * scale).round().max(1.0) as u32;
     let points = loss.iter().enumerate().map(|(i, &l)| (i as f64, l));
@@ -694,9 +706,7 @@ where
             .label(format!("moving average ({window})"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], style));
     }
-    draw_legend(&mut chart, loss_legend_position(loss, y0, y1), scale)?;
-    root.present().map_err(drawing)?;
-    Ok(())
+    draw_legend(&mut chart, loss_legend_position(loss, y0, y1), scale)
 }
 
 /// Upper right, where a falling loss curve leaves room, unless the curve's last

@@ -7,7 +7,9 @@ use bp_plot::{Format, PlotOptions};
 use serde::Serialize;
 
 use crate::images::{data_uri, encode_grey_png, f32_base64, weight_picture};
-use crate::{ReportError, RunReport, MISTAKES_SHOWN, MODEL_SCRIPT_ID, WEIGHT_UNITS_SHOWN};
+use crate::{
+    Activation, ReportError, RunReport, MISTAKES_SHOWN, MODEL_SCRIPT_ID, WEIGHT_UNITS_SHOWN,
+};
 
 /// The style sheet (system fonts only: nothing to fetch).
 const CSS: &str = include_str!("report.css");
@@ -20,7 +22,7 @@ const FIGURE_SIZE: (u32, u32) = (800, 560);
 /// The model as the page's script reads it.
 #[derive(Serialize)]
 struct ModelJson<'a> {
-    activation: &'static str,
+    activation: Activation,
     image: [usize; 2],
     classes: &'a [String],
     layers: Vec<LayerJson>,
@@ -401,7 +403,7 @@ fn pad(page: &mut String, r: &RunReport) {
 
 fn model_script(page: &mut String, r: &RunReport) -> Result<(), ReportError> {
     let model = ModelJson {
-        activation: r.net.activation.name(),
+        activation: r.net.activation,
         image: [r.image_width, r.image_height],
         classes: &r.classes,
         layers: r

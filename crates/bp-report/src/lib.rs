@@ -68,6 +68,8 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 mod html;
 mod images;
 
@@ -124,23 +126,15 @@ pub enum ReportError {
     },
 }
 
-/// The hidden layers' activation function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The hidden layers' activation function; the page's script knows it by its
+/// lower-case name (`relu`, `sigmoid`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Activation {
     /// `max(0, x)`.
     Relu,
     /// `1 / (1 + e^-x)`.
     Sigmoid,
-}
-
-impl Activation {
-    /// The name the page's JavaScript knows it by (`relu` or `sigmoid`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Relu => "relu",
-            Activation::Sigmoid => "sigmoid",
-        }
-    }
 }
 
 /// One affine layer: `y = x W + b`.
